@@ -1,0 +1,37 @@
+// The ledger's decisions: given a wallet's state and a command, the events to
+// append and the state after them, or a LedgerError. No I/O, no clock.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace baseledger::core {
+
+// Time of the next event in a wallet: the clock, or 1 microsecond after the
+// wallet's last event when the clock is behind it, so `at` strictly increases.
+Micros next_event_time(const WalletState& wallet, Micros clock);
+
+struct Decision {
+  std::vector<Event> events;               // in seq order; the command's event is last
+  std::vector<Reservation> reservations;   // rows to insert or update
+  std::vector<bool> reservation_is_new;    // parallel to reservations
+  WalletState wallet;                      // the projection after the events
+};
+
+struct WriteInput {
+  WalletState wallet;
+  // Active holds of the wallet whose expires_at is at or before
+  // next_event_time(wallet, clock); each gets its expire event first.
+  std::vector<Reservation> due;
+  // The reservation a settle, cancel or extend names, if it exists in this wallet.
+  std::optional<Reservation> target;
+  Micros clock = 0;
+  Uuid new_reservation_id;  // used by reserve
+};
+
+// Expires the due holds, then applies command (when not null).
+Decision decide(const WriteInput& input, const Command* command);
+
+}  // namespace baseledger::core

@@ -1,0 +1,33 @@
+// Replays a wallet's events from an empty wallet and reports every divergence
+// from what is stored: the events' own snapshots, the projection row and the
+// reservations. Used by ledger_verify.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace baseledger::core {
+
+class Replay {
+ public:
+  // Feed events in seq order.
+  void apply(const Event& event);
+  // Compares the end state with the stored projection and reservation rows.
+  void finish(const WalletState& stored, const std::vector<Reservation>& stored_reservations);
+
+  const std::vector<std::string>& problems() const { return problems_; }
+  const WalletState& state() const { return state_; }
+
+ private:
+  void problem(const Event& e, const std::string& what);
+  void problem(const std::string& what);
+
+  WalletState state_;
+  std::map<Uuid, Reservation> reservations_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace baseledger::core
