@@ -14,10 +14,10 @@ namespace baseledger::core {
 Micros next_event_time(const WalletState& wallet, Micros clock);
 
 struct Decision {
-  std::vector<Event> events;               // in seq order; the command's event is last
-  std::vector<Reservation> reservations;   // rows to insert or update
-  std::vector<bool> reservation_is_new;    // parallel to reservations
-  WalletState wallet;                      // the projection after the events
+  std::vector<Event> events;              // in seq order; the command's event is last
+  std::vector<Reservation> reservations;  // rows to insert or update
+  std::vector<bool> reservation_is_new;   // parallel to reservations
+  WalletState wallet;                     // the projection after the events
 };
 
 struct WriteInput {

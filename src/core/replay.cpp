@@ -6,10 +6,16 @@ namespace baseledger::core {
 
 namespace {
 
-std::string num(std::int64_t v) { return std::to_string(v); }
+std::string num(std::int64_t v) {
+  return std::to_string(v);
+}
 
-bool add(Amount a, Amount b, Amount* out) { return !__builtin_add_overflow(a, b, out); }
-bool sub(Amount a, Amount b, Amount* out) { return !__builtin_sub_overflow(a, b, out); }
+bool add(Amount a, Amount b, Amount* out) {
+  return !__builtin_add_overflow(a, b, out);
+}
+bool sub(Amount a, Amount b, Amount* out) {
+  return !__builtin_sub_overflow(a, b, out);
+}
 
 }  // namespace
 
@@ -17,7 +23,9 @@ void Replay::problem(const Event& e, const std::string& what) {
   problems_.push_back("seq " + num(e.seq) + " (" + to_string(e.kind) + "): " + what);
 }
 
-void Replay::problem(const std::string& what) { problems_.push_back(what); }
+void Replay::problem(const std::string& what) {
+  problems_.push_back(what);
+}
 
 void Replay::apply(const Event& e) {
   if (e.seq != state_.last_seq + 1)
@@ -80,14 +88,16 @@ void Replay::apply(const Event& e) {
       Reservation* r = needs_open_reservation();
       if (!r) break;
       if (e.kind == EventKind::settle) {
-        if (e.amount < 0 || e.amount > r->amount) problem(e, "capture outside 0.." + num(r->amount));
+        if (e.amount < 0 || e.amount > r->amount)
+          problem(e, "capture outside 0.." + num(r->amount));
         r->captured = e.amount;
         r->state = ReservationState::settled;
         ok = sub(balance, e.amount, &balance);
       } else {
-        if (e.amount != r->amount) problem(e, "released " + num(e.amount) + ", held " + num(r->amount));
-        r->state = e.kind == EventKind::cancel ? ReservationState::cancelled
-                                               : ReservationState::expired;
+        if (e.amount != r->amount)
+          problem(e, "released " + num(e.amount) + ", held " + num(r->amount));
+        r->state =
+            e.kind == EventKind::cancel ? ReservationState::cancelled : ReservationState::expired;
         if (e.kind == EventKind::expire && e.at < r->expires_at)
           problem(e, "expired before its expires_at");
       }
@@ -113,7 +123,8 @@ void Replay::apply(const Event& e) {
   if (balance != e.balance)
     problem(e, "balance after the event is " + num(e.balance) + ", replay gives " + num(balance));
   if (reserved != e.reserved)
-    problem(e, "reserved after the event is " + num(e.reserved) + ", replay gives " + num(reserved));
+    problem(e,
+            "reserved after the event is " + num(e.reserved) + ", replay gives " + num(reserved));
   if (e.balance - e.reserved < 0) problem(e, "available went below zero");
 
   // Carry on from the recorded snapshot so one divergence is reported once.
@@ -128,12 +139,14 @@ void Replay::finish(const WalletState& stored,
   if (stored.balance != state_.balance)
     problem("wallet balance is " + num(stored.balance) + ", replay gives " + num(state_.balance));
   if (stored.reserved != state_.reserved)
-    problem("wallet reserved is " + num(stored.reserved) + ", replay gives " + num(state_.reserved));
+    problem("wallet reserved is " + num(stored.reserved) + ", replay gives " +
+            num(state_.reserved));
   if (stored.active_reservations != state_.active_reservations)
     problem("wallet active_reservations is " + num(stored.active_reservations) + ", replay gives " +
             num(state_.active_reservations));
   if (stored.last_seq != state_.last_seq)
-    problem("wallet last_seq is " + num(stored.last_seq) + ", replay gives " + num(state_.last_seq));
+    problem("wallet last_seq is " + num(stored.last_seq) + ", replay gives " +
+            num(state_.last_seq));
   if (stored.last_at != state_.last_at) problem("wallet last event time differs from replay");
 
   std::map<Uuid, bool> seen;

@@ -32,8 +32,8 @@ std::string to_string(const Uuid& id);
 
 // The projection row of one wallet, as stored after its last event.
 struct WalletState {
-  Amount balance = 0;             // credits - debits - captured
-  Amount reserved = 0;            // sum of holds not yet closed by an event
+  Amount balance = 0;   // credits - debits - captured
+  Amount reserved = 0;  // sum of holds not yet closed by an event
   std::int64_t active_reservations = 0;
   std::int64_t last_seq = 0;
   std::optional<Micros> last_at;  // time of the last event; none before the first
@@ -71,11 +71,11 @@ struct Event {
 
 // A client's write request, after decoding and validation.
 struct Command {
-  EventKind kind = EventKind::credit;  // credit, debit, reserve, settle, cancel or extend
-  Amount amount = 0;                   // credit, debit, reserve, settle
-  Micros ttl = 0;                      // reserve, extend
-  std::optional<Uuid> reservation_id;  // settle, cancel, extend
-  std::optional<std::string> metadata; // canonical JSON text of a jsonb object
+  EventKind kind = EventKind::credit;   // credit, debit, reserve, settle, cancel or extend
+  Amount amount = 0;                    // credit, debit, reserve, settle
+  Micros ttl = 0;                       // reserve, extend
+  std::optional<Uuid> reservation_id;   // settle, cancel, extend
+  std::optional<std::string> metadata;  // canonical JSON text of a jsonb object
 };
 
 }  // namespace baseledger::core

@@ -42,17 +42,25 @@ void validate_wallet_id(std::string_view wallet_id) {
     } else if (wallet_char_allowed(c)) {
       segment_empty = false;
     } else {
-      invalid("invalid wallet id", "The wallet id contains a character that is not allowed.",
-              hint);
+      invalid("invalid wallet id", "The wallet id contains a character that is not allowed.", hint);
     }
   }
   if (segment_empty) invalid("invalid wallet id", "The wallet id has an empty segment.", hint);
 }
 
+void validate_unit(std::string_view unit) {
+  bool ok = !unit.empty() && unit.size() <= 32;
+  for (char c : unit)
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == '-');
+  if (!ok)
+    invalid("invalid unit", {},
+            "A unit is 1 to 32 letters, digits or ._- characters, such as \"credits\".");
+}
+
 void validate_idempotency_key(std::size_t char_count) {
   if (char_count < 1 || char_count > limits::idempotency_key_max_chars)
-    invalid("invalid idempotency key",
-            "The key has " + std::to_string(char_count) + " characters.",
+    invalid("invalid idempotency key", "The key has " + std::to_string(char_count) + " characters.",
             "An idempotency key is 1 to 255 characters long.");
 }
 
@@ -64,8 +72,7 @@ void validate_positive_amount(const char* name, Amount amount) {
 
 void validate_capture_amount(Amount amount) {
   if (amount < 0)
-    invalid("\"amount\" must not be negative",
-            "The value given is " + std::to_string(amount) + ".",
+    invalid("\"amount\" must not be negative", "The value given is " + std::to_string(amount) + ".",
             "Settle with 0 to capture nothing and release the whole hold.");
 }
 
@@ -79,12 +86,11 @@ void validate_ttl(Micros ttl, Micros max_ttl) {
 }
 
 void validate_metadata(std::string_view metadata) {
-  if (metadata.empty() || metadata.front() != '{')
-    invalid("\"metadata\" must be a JSON object");
+  if (metadata.empty() || metadata.front() != '{') invalid("\"metadata\" must be a JSON object");
   if (metadata.size() > limits::metadata_max_bytes)
-    invalid("\"metadata\" is too large",
-            "The metadata takes " + std::to_string(metadata.size()) + " bytes as text; the limit is " +
-                std::to_string(limits::metadata_max_bytes) + ".");
+    invalid("\"metadata\" is too large", "The metadata takes " + std::to_string(metadata.size()) +
+                                             " bytes as text; the limit is " +
+                                             std::to_string(limits::metadata_max_bytes) + ".");
 }
 
 void validate_history_page(std::int64_t after_seq, std::int32_t max_rows) {

@@ -13,6 +13,8 @@ namespace baseledger::core {
 
 // 1-200 characters of letters, digits and ._:@- with / between non-empty segments.
 void validate_wallet_id(std::string_view wallet_id);
+// 1-32 characters of letters, digits and ._-, such as "credits" or "usd_micros".
+void validate_unit(std::string_view unit);
 // char_count is the key's length in characters of the database encoding.
 void validate_idempotency_key(std::size_t char_count);
 void validate_positive_amount(const char* name, Amount amount);

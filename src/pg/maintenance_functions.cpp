@@ -1,0 +1,133 @@
+// SQL entry points for upkeep: the expiry sweep, verification by replay, and
+// the trigger that keeps the event log append-only.
+#include <algorithm>
+#include <tuple>
+
+#include "core/decide.hpp"
+#include "core/errors.hpp"
+#include "core/fingerprint.hpp"
+#include "core/replay.hpp"
+#include "core/validate.hpp"
+#include "pg/arguments.hpp"
+#include "pg/error_wall.hpp"
+#include "pg/locks.hpp"
+#include "pg/settings.hpp"
+#include "pg/storage.hpp"
+
+namespace baseledger::pg {
+namespace {
+
+// Adds one (wallet_id, problem) row to ledger_verify's result.
+void put_problem(FunctionCallInfo fcinfo, const std::string& wallet_id, const std::string& what) {
+  Datum values[2] = {storage::text_datum(wallet_id), storage::text_datum(what)};
+  pg_try([&] {
+    auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    bool nulls[2] = {false, false};
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  });
+}
+
+// Replays one wallet; returns false when nothing at all is stored under the id.
+bool verify_wallet(FunctionCallInfo fcinfo, const std::string& wallet_id) {
+  std::optional<core::WalletState> stored = storage::load_wallet_snapshot(wallet_id);
+  std::vector<core::Reservation> reservations = storage::load_wallet_reservations(wallet_id);
+  core::Replay replay;
+  std::size_t events = 0;
+  storage::for_each_event(wallet_id, [&](const core::Event& e) {
+    replay.apply(e);
+    ++events;
+  });
+  if (!stored && events == 0 && reservations.empty()) return false;
+  if (!stored) {
+    put_problem(fcinfo, wallet_id, "events or reservations exist but the wallet row is missing");
+    replay.finish(replay.state(), reservations);
+  } else {
+    replay.finish(*stored, reservations);
+  }
+  for (const std::string& p : replay.problems()) put_problem(fcinfo, wallet_id, p);
+  return true;
+}
+
+}  // namespace
+}  // namespace baseledger::pg
+
+using namespace baseledger;
+using namespace baseledger::pg;
+
+// ledger_expire(max_rows): writes the expire event of up to max_rows lapsed
+// holds and returns how many. Wallets are locked in lock-key order and only
+// when free, so the sweep never waits on, nor deadlocks with, client calls; a
+// busy wallet's holds are expired by its own next write or by the next sweep.
+BASELEDGER_SQL_FUNCTION(ledger_expire) {
+  return guarded([&] {
+    const std::int32_t max_rows = args::required_int32(fcinfo, 0, "max_rows");
+    core::validate_expire_batch(max_rows);
+    storage::connect();
+    std::vector<storage::DueWallet> due = storage::find_due_wallets(clock_now(), max_rows);
+    std::vector<std::tuple<std::uint64_t, std::string>> order;
+    order.reserve(due.size());
+    for (const storage::DueWallet& w : due)
+      order.emplace_back(core::wallet_lock_key(w.wallet_id), w.wallet_id);
+    std::sort(order.begin(), order.end());
+
+    std::int64_t expired = 0;
+    for (const auto& [key, wallet_id] : order) {
+      if (expired >= max_rows) break;
+      if (!try_lock_wallet(key)) continue;
+      std::optional<storage::WalletRow> wallet = storage::load_wallet_for_write(wallet_id);
+      if (!wallet) continue;
+      core::WriteInput input;
+      input.wallet = wallet->state;
+      input.clock = clock_now();
+      const core::Micros now = core::next_event_time(input.wallet, input.clock);
+      input.due = storage::load_due(wallet_id, now, max_rows - expired);
+      if (input.due.empty()) continue;
+      const core::Decision decision = core::decide(input, nullptr);
+      storage::persist(wallet_id, decision, storage::CommandRecord{});
+      expired += static_cast<std::int64_t>(decision.events.size());
+    }
+    storage::finish();
+    return Int32GetDatum(static_cast<int32>(expired));
+  });
+}
+
+// ledger_verify(wallet_id): one row per divergence between the events and the
+// stored state; all wallets when wallet_id is NULL.
+BASELEDGER_SQL_FUNCTION(ledger_verify) {
+  return guarded([&] {
+    const bool one = !PG_ARGISNULL(0);
+    const std::string wallet_id = one ? args::wallet_id(fcinfo, 0) : std::string();
+    pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
+    storage::connect();
+    if (one) {
+      if (!verify_wallet(fcinfo, wallet_id))
+        throw core::LedgerError(core::sqlstate::wallet_not_found, "wallet not found",
+                                "No wallet \"" + wallet_id + "\" exists.");
+    } else {
+      std::vector<std::string> ids = storage::all_wallet_ids();
+      for (auto orphans :
+           {storage::orphan_event_wallet_ids(), storage::orphan_reservation_wallet_ids()})
+        ids.insert(ids.end(), orphans.begin(), orphans.end());
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      for (const std::string& id : ids) verify_wallet(fcinfo, id);
+    }
+    storage::finish();
+    return Datum(0);
+  });
+}
+
+// Trigger on ledger.events: the log is append-only for every role.
+BASELEDGER_SQL_FUNCTION(ledger_events_immutable) {
+  if (!CALLED_AS_TRIGGER(fcinfo))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("ledger_events_immutable must be called as a trigger")));
+  auto* trigdata = reinterpret_cast<TriggerData*>(fcinfo->context);
+  const char* op = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)   ? "UPDATE"
+                   : TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "DELETE"
+                                                                 : "TRUNCATE";
+  ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("ledger.events is append-only"),
+                  errdetail("%s on the event log is refused for every role.", op),
+                  errhint("Correct a mistake with a new event, such as a credit.")));
+  PG_RETURN_NULL();
+}

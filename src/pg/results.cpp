@@ -1,0 +1,67 @@
+// Building composite result tuples.
+#include "pg/results.hpp"
+
+#include "pg/error_wall.hpp"
+#include "pg/storage.hpp"
+
+namespace baseledger::pg::results {
+
+namespace {
+
+// Forms the function's composite result from values and nulls.
+Datum form(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
+  return pg_call([&] {
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+      elog(ERROR, "baseledger: function must return a composite type");
+    desc = BlessTupleDesc(desc);
+    return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+  });
+}
+
+}  // namespace
+
+Datum ledger_result(FunctionCallInfo fcinfo, const std::string& wallet_id, const core::Event& e,
+                    bool replayed) {
+  Datum values[11] = {storage::text_datum(wallet_id),
+                      Int64GetDatum(e.seq),
+                      storage::text_datum(core::to_string(e.kind)),
+                      e.reservation_id ? storage::uuid_datum(*e.reservation_id) : 0,
+                      Int64GetDatum(e.amount),
+                      Int64GetDatum(e.balance),
+                      Int64GetDatum(e.reserved),
+                      Int64GetDatum(e.balance - e.reserved),
+                      TimestampTzGetDatum(e.expires_at.value_or(0)),
+                      TimestampTzGetDatum(e.at),
+                      BoolGetDatum(replayed)};
+  bool nulls[11] = {false,         false, false, !e.reservation_id, false, false, false, false,
+                    !e.expires_at, false, false};
+  return form(fcinfo, values, nulls);
+}
+
+Datum wallet_balance(FunctionCallInfo fcinfo, const std::string& wallet_id, const std::string& unit,
+                     const core::BalanceView& view, std::int64_t last_seq, core::Micros as_of) {
+  Datum values[8] = {
+      storage::text_datum(wallet_id), storage::text_datum(unit),
+      Int64GetDatum(view.balance),    Int64GetDatum(view.reserved),
+      Int64GetDatum(view.available),  Int32GetDatum(static_cast<int32>(view.active_reservations)),
+      Int64GetDatum(last_seq),        TimestampTzGetDatum(as_of)};
+  bool nulls[8] = {};
+  return form(fcinfo, values, nulls);
+}
+
+Datum reservation_status(FunctionCallInfo fcinfo, const std::string& wallet_id,
+                         const core::Reservation& r, core::Micros now) {
+  Datum values[8] = {storage::uuid_datum(r.id),
+                     storage::text_datum(wallet_id),
+                     storage::text_datum(core::to_string(core::effective_state(r, now))),
+                     Int64GetDatum(r.amount),
+                     Int64GetDatum(r.captured),
+                     TimestampTzGetDatum(r.expires_at),
+                     TimestampTzGetDatum(r.created_at),
+                     TimestampTzGetDatum(r.updated_at)};
+  bool nulls[8] = {};
+  return form(fcinfo, values, nulls);
+}
+
+}  // namespace baseledger::pg::results

@@ -1,0 +1,34 @@
+// The baseledger.* settings (GUCs) and the ledger's clock.
+#include "pg/settings.hpp"
+
+#include "pg/postgres_headers.hpp"
+
+namespace baseledger::pg {
+
+namespace {
+int max_ttl_seconds = 86400;
+int clock_offset_ms = 0;
+}  // namespace
+
+core::Micros max_ttl() {
+  return static_cast<core::Micros>(max_ttl_seconds) * USECS_PER_SEC;
+}
+
+core::Micros clock_now() {
+  return GetCurrentTimestamp() + static_cast<core::Micros>(clock_offset_ms) * 1000;
+}
+
+void define_settings() {
+  DefineCustomIntVariable("baseledger.max_ttl", "Longest time to live a hold may be given.",
+                          "ledger_reserve and ledger_extend refuse a longer ttl with 22023.",
+                          &max_ttl_seconds, 86400, 1, INT_MAX, PGC_SUSET, GUC_UNIT_S, nullptr,
+                          nullptr, nullptr);
+  DefineCustomIntVariable(
+      "baseledger.clock_offset", "Shifts the ledger's clock; for tests only.",
+      "Added to the server's clock for every ledger decision. Event times still increase "
+      "within a wallet when the offset steps back.",
+      &clock_offset_ms, 0, INT_MIN, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  MarkGUCPrefixReserved("baseledger");
+}
+
+}  // namespace baseledger::pg

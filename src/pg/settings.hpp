@@ -1,0 +1,17 @@
+// The baseledger.* settings and the ledger's clock.
+#pragma once
+
+#include "core/types.hpp"
+
+namespace baseledger::pg {
+
+// baseledger.max_ttl, in microseconds: the longest time to live of a hold.
+core::Micros max_ttl();
+
+// The ledger's clock: the server's clock plus baseledger.clock_offset (a
+// superuser-only setting that exists so tests can step time either way).
+core::Micros clock_now();
+
+void define_settings();
+
+}  // namespace baseledger::pg

@@ -1,0 +1,567 @@
+// SPI storage: prepared plans, parameter encoding and row decoding. Code
+// inside pg_call()/pg_try() lambdas holds only plain data (see error_wall.hpp).
+#include "pg/storage.hpp"
+
+#include <cstring>
+
+#include "core/errors.hpp"
+#include "pg/error_wall.hpp"
+
+namespace baseledger::pg::storage {
+
+namespace {
+
+using core::Micros;
+
+// A statement prepared on first use and kept for the life of the backend.
+struct Query {
+  const char* sql;
+  int nargs;
+  Oid types[12];
+  SPIPlanPtr plan;
+};
+
+Query q_wallet_rc = {
+    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at "
+    "FROM ledger.wallets WHERE wallet_id = $1",
+    1,
+    {TEXTOID},
+    nullptr};
+Query q_wallet_rr = {
+    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at "
+    "FROM ledger.wallets WHERE wallet_id = $1 FOR NO KEY UPDATE",
+    1,
+    {TEXTOID},
+    nullptr};
+Query q_insert_wallet = {
+    "INSERT INTO ledger.wallets (wallet_id, unit, created_at, metadata) "
+    "VALUES ($1, $2, $3, $4) ON CONFLICT (wallet_id) DO NOTHING",
+    4,
+    {TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID},
+    nullptr};
+Query q_find_key = {
+    "SELECT seq, kind::text, amount, reservation_id, balance, reserved, expires_at, at, "
+    "fingerprint FROM ledger.events WHERE wallet_id = $1 AND idempotency_key = $2",
+    2,
+    {TEXTOID, TEXTOID},
+    nullptr};
+Query q_due = {
+    "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at "
+    "FROM ledger.reservations WHERE wallet_id = $1 AND state = 'active' AND expires_at <= $2 "
+    "ORDER BY expires_at LIMIT $3",
+    3,
+    {TEXTOID, TIMESTAMPTZOID, INT8OID},
+    nullptr};
+Query q_reservation = {
+    "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, state::text "
+    "FROM ledger.reservations WHERE wallet_id = $1 AND reservation_id = $2",
+    2,
+    {TEXTOID, UUIDOID},
+    nullptr};
+Query q_update_wallet = {
+    "UPDATE ledger.wallets SET balance = $2, reserved = $3, active_reservations = $4, "
+    "last_seq = $5, last_at = $6 WHERE wallet_id = $1",
+    6,
+    {TEXTOID, INT8OID, INT8OID, INT4OID, INT8OID, TIMESTAMPTZOID},
+    nullptr};
+Query q_insert_event = {
+    "INSERT INTO ledger.events (wallet_id, seq, kind, amount, reservation_id, idempotency_key, "
+    "fingerprint, balance, reserved, expires_at, at, metadata) "
+    "VALUES ($1, $2, $3::ledger.event_kind, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    12,
+    {TEXTOID, INT8OID, TEXTOID, INT8OID, UUIDOID, TEXTOID, BYTEAOID, INT8OID, INT8OID,
+     TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID},
+    nullptr};
+Query q_insert_reservation = {
+    "INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
+    "expires_at, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5::ledger.reservation_state, $6, $7, $8)",
+    8,
+    {TEXTOID, UUIDOID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+    nullptr};
+Query q_update_reservation = {
+    "UPDATE ledger.reservations SET captured = $3, state = $4::ledger.reservation_state, "
+    "expires_at = $5, updated_at = $6 WHERE wallet_id = $1 AND reservation_id = $2",
+    6,
+    {TEXTOID, UUIDOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+    nullptr};
+Query q_balance = {
+    "SELECT w.unit, w.balance, w.reserved, w.active_reservations, w.last_seq, w.last_at, "
+    "l.amount, l.n FROM ledger.wallets w CROSS JOIN LATERAL ("
+    "SELECT coalesce(sum(r.amount), 0)::bigint AS amount, count(*) AS n "
+    "FROM ledger.reservations r WHERE r.wallet_id = w.wallet_id AND r.state = 'active' "
+    "AND r.expires_at <= $2) l WHERE w.wallet_id = $1",
+    2,
+    {TEXTOID, TIMESTAMPTZOID},
+    nullptr};
+Query q_wallet_exists = {
+    "SELECT 1 FROM ledger.wallets WHERE wallet_id = $1", 1, {TEXTOID}, nullptr};
+Query q_due_wallets = {
+    "SELECT wallet_id, count(*) FROM (SELECT wallet_id FROM ledger.reservations "
+    "WHERE state = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2) d "
+    "GROUP BY wallet_id",
+    2,
+    {TIMESTAMPTZOID, INT8OID},
+    nullptr};
+Query q_all_wallets = {"SELECT wallet_id FROM ledger.wallets ORDER BY wallet_id", 0, {}, nullptr};
+Query q_orphan_events = {
+    "SELECT DISTINCT e.wallet_id FROM ledger.events e WHERE NOT EXISTS "
+    "(SELECT 1 FROM ledger.wallets w WHERE w.wallet_id = e.wallet_id) ORDER BY 1",
+    0,
+    {},
+    nullptr};
+Query q_orphan_reservations = {
+    "SELECT DISTINCT r.wallet_id FROM ledger.reservations r WHERE NOT EXISTS "
+    "(SELECT 1 FROM ledger.wallets w WHERE w.wallet_id = r.wallet_id) ORDER BY 1",
+    0,
+    {},
+    nullptr};
+Query q_history = {
+    "SELECT seq, kind::text, amount, reservation_id, idempotency_key, balance, reserved, at, "
+    "metadata FROM ledger.events WHERE wallet_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    3,
+    {TEXTOID, INT8OID, INT8OID},
+    nullptr};
+Query q_wallet_snapshot = {
+    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at "
+    "FROM ledger.wallets WHERE wallet_id = $1",
+    1,
+    {TEXTOID},
+    nullptr};
+Query q_wallet_reservations = {
+    "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, state::text "
+    "FROM ledger.reservations WHERE wallet_id = $1",
+    1,
+    {TEXTOID},
+    nullptr};
+Query q_events = {
+    "SELECT seq, kind::text, amount, reservation_id, balance, reserved, expires_at, at "
+    "FROM ledger.events WHERE wallet_id = $1 ORDER BY seq",
+    1,
+    {TEXTOID},
+    nullptr};
+
+// Must run inside pg_call: prepares the plan on first use.
+SPIPlanPtr plan_of(Query& q) {
+  if (q.plan == nullptr) {
+    SPIPlanPtr plan = SPI_prepare(q.sql, q.nargs, q.types);
+    if (plan == nullptr)
+      elog(ERROR, "baseledger: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(plan);
+    q.plan = plan;
+  }
+  return q.plan;
+}
+
+// Runs a prepared query; returns the number of rows.
+uint64 run(Query& q, Datum* values, const char* nulls, bool read_only, long limit = 0) {
+  return pg_call([&] {
+    int rc = SPI_execute_plan(plan_of(q), values, nulls, read_only, limit);
+    if (rc < 0) elog(ERROR, "baseledger: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+    return SPI_processed;
+  });
+}
+
+// Column readers; they run inside pg_try over SPI_tuptable.
+struct Row {
+  HeapTuple tuple;
+  TupleDesc desc;
+  Datum get(int col, bool* isnull) const { return SPI_getbinval(tuple, desc, col, isnull); }
+  int64 int64_at(int col) const {
+    bool isnull;
+    Datum d = get(col, &isnull);
+    return isnull
+               ? 0
+               : (desc->attrs[col - 1].atttypid == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d));
+  }
+  bool timestamp_at(int col, Micros* out) const {
+    bool isnull;
+    Datum d = get(col, &isnull);
+    if (!isnull) *out = DatumGetTimestampTz(d);
+    return !isnull;
+  }
+  void uuid_at(int col, core::Uuid* out, bool* present) const {
+    bool isnull;
+    Datum d = get(col, &isnull);
+    *present = !isnull;
+    if (!isnull) std::memcpy(out->bytes.data(), DatumGetUUIDP(d)->data, UUID_LEN);
+  }
+  // A palloc'd C string, or null.
+  char* cstring_at(int col) const {
+    bool isnull;
+    Datum d = get(col, &isnull);
+    return isnull ? nullptr : TextDatumGetCString(d);
+  }
+};
+
+Row row(uint64 i) {
+  return Row{SPI_tuptable->vals[i], SPI_tuptable->tupdesc};
+}
+
+core::EventKind event_kind_of(const char* text) {
+  auto kind = text ? core::parse_event_kind(text) : std::nullopt;
+  if (!kind) throw core::LedgerError(core::sqlstate::internal_error, "unknown event kind");
+  return *kind;
+}
+
+core::ReservationState state_of(const char* text) {
+  auto state = text ? core::parse_reservation_state(text) : std::nullopt;
+  if (!state) throw core::LedgerError(core::sqlstate::internal_error, "unknown reservation state");
+  return *state;
+}
+
+// Decodes wallet columns 1..6 (unit, balance, reserved, active, last_seq, last_at).
+std::optional<WalletRow> decode_wallet_row() {
+  char* unit = nullptr;
+  core::WalletState s;
+  Micros last_at = 0;
+  bool has_last_at = false;
+  pg_try([&] {
+    Row r = row(0);
+    unit = r.cstring_at(1);
+    s.balance = r.int64_at(2);
+    s.reserved = r.int64_at(3);
+    s.active_reservations = r.int64_at(4);
+    s.last_seq = r.int64_at(5);
+    has_last_at = r.timestamp_at(6, &last_at);
+  });
+  if (has_last_at) s.last_at = last_at;
+  return WalletRow{unit ? unit : "", s};
+}
+
+// Decodes reservation columns 1..6 (id, amount, captured, expires, created, updated)
+// and, when state_col is not 0, the state.
+void decode_reservation(const Row& r, core::Reservation* out, int state_col, char** state) {
+  bool present;
+  r.uuid_at(1, &out->id, &present);
+  out->amount = r.int64_at(2);
+  out->captured = r.int64_at(3);
+  r.timestamp_at(4, &out->expires_at);
+  r.timestamp_at(5, &out->created_at);
+  r.timestamp_at(6, &out->updated_at);
+  if (state_col) *state = r.cstring_at(state_col);
+}
+
+std::vector<core::Reservation> decode_reservations(uint64 n, bool with_state) {
+  std::vector<core::Reservation> out(n);
+  std::vector<char*> states(n, nullptr);
+  pg_try([&] {
+    for (uint64 i = 0; i < n; ++i)
+      decode_reservation(row(i), &out[i], with_state ? 7 : 0, &states[i]);
+  });
+  for (uint64 i = 0; i < n; ++i)
+    out[i].state = with_state ? state_of(states[i]) : core::ReservationState::active;
+  return out;
+}
+
+std::vector<std::string> decode_text_column(uint64 n) {
+  std::vector<char*> raw(n, nullptr);
+  pg_try([&] {
+    for (uint64 i = 0; i < n; ++i) raw[i] = row(i).cstring_at(1);
+  });
+  return std::vector<std::string>(raw.begin(), raw.end());
+}
+
+Datum int64_datum(int64 v) {
+  return Int64GetDatum(v);
+}
+
+// Decodes event columns seq, kind, amount, reservation_id, balance, reserved,
+// expires_at, at starting at column 1.
+void decode_event(const Row& r, core::Event* e, char** kind) {
+  e->seq = r.int64_at(1);
+  *kind = r.cstring_at(2);
+  e->amount = r.int64_at(3);
+  bool has_rid;
+  core::Uuid rid;
+  r.uuid_at(4, &rid, &has_rid);
+  if (has_rid) e->reservation_id = rid;
+  e->balance = r.int64_at(5);
+  e->reserved = r.int64_at(6);
+  Micros expires_at;
+  if (r.timestamp_at(7, &expires_at)) e->expires_at = expires_at;
+  r.timestamp_at(8, &e->at);
+}
+
+}  // namespace
+
+Datum text_datum(const std::string& s) {
+  return pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), s.size())); });
+}
+
+Datum uuid_datum(const core::Uuid& id) {
+  return pg_call([&] {
+    auto* u = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    std::memcpy(u->data, id.bytes.data(), UUID_LEN);
+    return UUIDPGetDatum(u);
+  });
+}
+
+core::Uuid uuid_from_datum(Datum d) {
+  core::Uuid id;
+  std::memcpy(id.bytes.data(), DatumGetUUIDP(d)->data, UUID_LEN);
+  return id;
+}
+
+void connect() {
+  pg_call([] {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "baseledger: SPI_connect failed");
+  });
+}
+
+void finish() {
+  pg_call([] { SPI_finish(); });
+}
+
+std::optional<WalletRow> load_wallet_for_write(const std::string& wallet_id) {
+  Datum args[1] = {text_datum(wallet_id)};
+  Query& q = IsolationUsesXactSnapshot() ? q_wallet_rr : q_wallet_rc;
+  if (run(q, args, nullptr, false) == 0) return std::nullopt;
+  return decode_wallet_row();
+}
+
+bool insert_wallet(const std::string& wallet_id, const std::string& unit, Micros at, Datum metadata,
+                   bool metadata_null) {
+  Datum args[4] = {text_datum(wallet_id), text_datum(unit), TimestampTzGetDatum(at), metadata};
+  const char nulls[4] = {' ', ' ', ' ', metadata_null ? 'n' : ' '};
+  return run(q_insert_wallet, args, nulls, false) == 1;
+}
+
+std::optional<KeyedEvent> find_event_by_key(const std::string& wallet_id, const std::string& key) {
+  Datum args[2] = {text_datum(wallet_id), text_datum(key)};
+  if (run(q_find_key, args, nullptr, false) == 0) return std::nullopt;
+  KeyedEvent out;
+  char* kind = nullptr;
+  bytea* fp = nullptr;
+  pg_try([&] {
+    Row r = row(0);
+    decode_event(r, &out.event, &kind);
+    bool isnull;
+    Datum d = r.get(9, &isnull);
+    if (!isnull) fp = DatumGetByteaPP(d);
+  });
+  out.event.kind = event_kind_of(kind);
+  out.event.from_command = true;
+  if (fp != nullptr && VARSIZE_ANY_EXHDR(fp) == out.fingerprint.size())
+    std::memcpy(out.fingerprint.data(), VARDATA_ANY(fp), out.fingerprint.size());
+  return out;
+}
+
+std::vector<core::Reservation> load_due(const std::string& wallet_id, Micros now,
+                                        std::int64_t limit) {
+  Datum args[3] = {text_datum(wallet_id), TimestampTzGetDatum(now), int64_datum(limit)};
+  return decode_reservations(run(q_due, args, nullptr, false), false);
+}
+
+std::optional<core::Reservation> load_reservation(const std::string& wallet_id,
+                                                  const core::Uuid& id, bool read_only) {
+  Datum args[2] = {text_datum(wallet_id), uuid_datum(id)};
+  if (run(q_reservation, args, nullptr, read_only) == 0) return std::nullopt;
+  return decode_reservations(1, true).front();
+}
+
+void persist(const std::string& wallet_id, const core::Decision& decision,
+             const CommandRecord& command) {
+  const Datum wallet = text_datum(wallet_id);
+  const core::WalletState& w = decision.wallet;
+
+  // The projection first: under REPEATABLE READ a concurrent change surfaces
+  // here as 40001 before any unique index could report a raw 23505.
+  {
+    Datum args[6] = {wallet,
+                     int64_datum(w.balance),
+                     int64_datum(w.reserved),
+                     Int32GetDatum(static_cast<int32>(w.active_reservations)),
+                     int64_datum(w.last_seq),
+                     TimestampTzGetDatum(w.last_at.value_or(0))};
+    const char nulls[6] = {' ', ' ', ' ', ' ', ' ', w.last_at ? ' ' : 'n'};
+    if (run(q_update_wallet, args, nulls, false) != 1)
+      throw core::LedgerError(core::sqlstate::internal_error, "wallet row vanished during a write");
+  }
+
+  for (const core::Event& e : decision.events) {
+    const bool cmd = e.from_command;
+    Datum key = cmd && command.idempotency_key ? text_datum(*command.idempotency_key) : 0;
+    Datum fp = 0;
+    if (cmd && command.fingerprint) {
+      const core::Fingerprint* f = command.fingerprint;
+      fp = pg_call([&] {
+        bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + f->size()));
+        SET_VARSIZE(b, VARHDRSZ + f->size());
+        std::memcpy(VARDATA(b), f->data(), f->size());
+        return PointerGetDatum(b);
+      });
+    }
+    Datum args[12] = {wallet,
+                      int64_datum(e.seq),
+                      text_datum(core::to_string(e.kind)),
+                      int64_datum(e.amount),
+                      e.reservation_id ? uuid_datum(*e.reservation_id) : 0,
+                      key,
+                      fp,
+                      int64_datum(e.balance),
+                      int64_datum(e.reserved),
+                      TimestampTzGetDatum(e.expires_at.value_or(0)),
+                      TimestampTzGetDatum(e.at),
+                      cmd ? command.metadata : 0};
+    const char nulls[12] = {' ',
+                            ' ',
+                            ' ',
+                            ' ',
+                            e.reservation_id ? ' ' : 'n',
+                            key ? ' ' : 'n',
+                            fp ? ' ' : 'n',
+                            ' ',
+                            ' ',
+                            e.expires_at ? ' ' : 'n',
+                            ' ',
+                            cmd && !command.metadata_null ? ' ' : 'n'};
+    try {
+      run(q_insert_event, args, nulls, false);
+    } catch (const PgError& err) {
+      // The wallet lock makes this unreachable for callers that follow the
+      // protocol; should it happen, the caller retries and gets a replay.
+      if (err.sqlerrcode() == ERRCODE_UNIQUE_VIOLATION)
+        throw core::LedgerError(core::sqlstate::serialization_failure,
+                                "could not serialize access due to a concurrent write",
+                                "Another transaction wrote the same event concurrently.",
+                                "Retry the call with the same idempotency key.");
+      throw;
+    }
+  }
+
+  for (std::size_t i = 0; i < decision.reservations.size(); ++i) {
+    const core::Reservation& r = decision.reservations[i];
+    if (decision.reservation_is_new[i]) {
+      Datum args[8] = {wallet,
+                       uuid_datum(r.id),
+                       int64_datum(r.amount),
+                       int64_datum(r.captured),
+                       text_datum(core::to_string(r.state)),
+                       TimestampTzGetDatum(r.expires_at),
+                       TimestampTzGetDatum(r.created_at),
+                       TimestampTzGetDatum(r.updated_at)};
+      run(q_insert_reservation, args, nullptr, false);
+    } else {
+      Datum args[6] = {wallet,
+                       uuid_datum(r.id),
+                       int64_datum(r.captured),
+                       text_datum(core::to_string(r.state)),
+                       TimestampTzGetDatum(r.expires_at),
+                       TimestampTzGetDatum(r.updated_at)};
+      if (run(q_update_reservation, args, nullptr, false) != 1)
+        throw core::LedgerError(core::sqlstate::internal_error,
+                                "reservation row vanished during a write");
+    }
+  }
+}
+
+std::optional<BalanceRow> load_balance(const std::string& wallet_id, Micros now, bool read_only) {
+  Datum args[2] = {text_datum(wallet_id), TimestampTzGetDatum(now)};
+  if (run(q_balance, args, nullptr, read_only) == 0) return std::nullopt;
+  std::optional<WalletRow> w = decode_wallet_row();
+  BalanceRow out;
+  out.unit = w->unit;
+  out.state = w->state;
+  pg_try([&] {
+    Row r = row(0);
+    out.lapsed_amount = r.int64_at(7);
+    out.lapsed_count = r.int64_at(8);
+  });
+  return out;
+}
+
+bool wallet_exists(const std::string& wallet_id, bool read_only) {
+  Datum args[1] = {text_datum(wallet_id)};
+  return run(q_wallet_exists, args, nullptr, read_only) > 0;
+}
+
+void put_history(FunctionCallInfo fcinfo, const std::string& wallet_id, std::int64_t after_seq,
+                 std::int32_t max_rows) {
+  const Datum wallet = text_datum(wallet_id);
+  Datum args[3] = {wallet, int64_datum(after_seq), int64_datum(max_rows)};
+  uint64 n = run(q_history, args, nullptr, true);
+  pg_try([&] {
+    auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    for (uint64 i = 0; i < n; ++i) {
+      Datum values[10];
+      bool nulls[10];
+      values[0] = wallet;
+      nulls[0] = false;
+      for (int col = 1; col <= 9; ++col)
+        values[col] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, col, &nulls[col]);
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+  });
+}
+
+std::vector<DueWallet> find_due_wallets(Micros now, std::int64_t max_rows) {
+  Datum args[2] = {TimestampTzGetDatum(now), int64_datum(max_rows)};
+  uint64 n = run(q_due_wallets, args, nullptr, false);
+  std::vector<std::string> ids = decode_text_column(n);
+  std::vector<DueWallet> out(n);
+  pg_try([&] {
+    for (uint64 i = 0; i < n; ++i) out[i].count = row(i).int64_at(2);
+  });
+  for (uint64 i = 0; i < n; ++i) out[i].wallet_id = ids[i];
+  return out;
+}
+
+std::vector<std::string> all_wallet_ids() {
+  return decode_text_column(run(q_all_wallets, nullptr, nullptr, true));
+}
+
+std::vector<std::string> orphan_event_wallet_ids() {
+  return decode_text_column(run(q_orphan_events, nullptr, nullptr, true));
+}
+
+std::vector<std::string> orphan_reservation_wallet_ids() {
+  return decode_text_column(run(q_orphan_reservations, nullptr, nullptr, true));
+}
+
+std::optional<core::WalletState> load_wallet_snapshot(const std::string& wallet_id) {
+  Datum args[1] = {text_datum(wallet_id)};
+  if (run(q_wallet_snapshot, args, nullptr, true) == 0) return std::nullopt;
+  return decode_wallet_row()->state;
+}
+
+std::vector<core::Reservation> load_wallet_reservations(const std::string& wallet_id) {
+  Datum args[1] = {text_datum(wallet_id)};
+  return decode_reservations(run(q_wallet_reservations, args, nullptr, true), true);
+}
+
+struct EventCursor {
+  Portal portal;
+};
+
+EventCursor* open_event_cursor(const std::string& wallet_id) {
+  Datum args[1] = {text_datum(wallet_id)};
+  return pg_call([&] {
+    auto* c = static_cast<EventCursor*>(palloc(sizeof(EventCursor)));
+    c->portal = SPI_cursor_open(nullptr, plan_of(q_events), args, nullptr, true);
+    return c;
+  });
+}
+
+std::size_t fetch_events(EventCursor* cursor, std::vector<core::Event>* out) {
+  uint64 n = pg_call([&] {
+    SPI_cursor_fetch(cursor->portal, true, static_cast<long>(out->size()));
+    return SPI_processed;
+  });
+  std::vector<char*> kinds(n, nullptr);
+  pg_try([&] {
+    for (uint64 i = 0; i < n; ++i) {
+      (*out)[i] = core::Event{};
+      decode_event(row(i), &(*out)[i], &kinds[i]);
+    }
+  });
+  for (uint64 i = 0; i < n; ++i) (*out)[i].kind = event_kind_of(kinds[i]);
+  pg_call([] { SPI_freetuptable(SPI_tuptable); });
+  return n;
+}
+
+void close_event_cursor(EventCursor* cursor) {
+  pg_call([&] { SPI_cursor_close(cursor->portal); });
+}
+
+}  // namespace baseledger::pg::storage

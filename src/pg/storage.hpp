@@ -1,0 +1,115 @@
+// Storage of wallets, events and reservations through SPI with plans prepared
+// once per backend. Every query names its objects with their schema.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/decide.hpp"
+#include "core/fingerprint.hpp"
+#include "core/types.hpp"
+#include "pg/postgres_headers.hpp"
+
+namespace baseledger::pg::storage {
+
+// SPI connection for the duration of one SQL call.
+void connect();
+void finish();
+
+struct WalletRow {
+  std::string unit;
+  core::WalletState state;
+};
+
+// Reads the wallet. Under REPEATABLE READ and SERIALIZABLE the row is locked
+// too, which raises 40001 when another transaction changed it after this
+// transaction's snapshot was taken: a decision never rests on a stale balance.
+std::optional<WalletRow> load_wallet_for_write(const std::string& wallet_id);
+
+// Inserts the wallet unless it exists; true when inserted.
+bool insert_wallet(const std::string& wallet_id, const std::string& unit, core::Micros at,
+                   Datum metadata, bool metadata_null);
+
+struct KeyedEvent {
+  core::Event event;
+  core::Fingerprint fingerprint{};
+};
+std::optional<KeyedEvent> find_event_by_key(const std::string& wallet_id, const std::string& key);
+
+// Active holds of the wallet with expires_at <= now, at most limit of them.
+std::vector<core::Reservation> load_due(const std::string& wallet_id, core::Micros now,
+                                        std::int64_t limit);
+std::optional<core::Reservation> load_reservation(const std::string& wallet_id,
+                                                  const core::Uuid& id, bool read_only = false);
+
+// What a write stores besides the decision: the command's key and request.
+struct CommandRecord {
+  const std::string* idempotency_key = nullptr;
+  const core::Fingerprint* fingerprint = nullptr;
+  Datum metadata = 0;
+  bool metadata_null = true;
+};
+// Appends the events, updates the projection and the reservations.
+void persist(const std::string& wallet_id, const core::Decision& decision,
+             const CommandRecord& command);
+
+struct BalanceRow {
+  std::string unit;
+  core::WalletState state;
+  core::Amount lapsed_amount = 0;
+  std::int64_t lapsed_count = 0;
+};
+// One consistent read of the wallet and of its lapsed holds as of now.
+std::optional<BalanceRow> load_balance(const std::string& wallet_id, core::Micros now,
+                                       bool read_only);
+
+bool wallet_exists(const std::string& wallet_id, bool read_only);
+
+// Adds a page of the wallet's events to the set-returning function's result.
+void put_history(FunctionCallInfo fcinfo, const std::string& wallet_id, std::int64_t after_seq,
+                 std::int32_t max_rows);
+
+struct DueWallet {
+  std::string wallet_id;
+  std::int64_t count = 0;
+};
+// Wallets with lapsed holds, for the sweep: the max_rows earliest holds.
+std::vector<DueWallet> find_due_wallets(core::Micros now, std::int64_t max_rows);
+
+// Read-only helpers for ledger_verify, on the calling statement's snapshot.
+std::vector<std::string> all_wallet_ids();
+std::vector<std::string> orphan_event_wallet_ids();
+std::vector<std::string> orphan_reservation_wallet_ids();
+std::optional<core::WalletState> load_wallet_snapshot(const std::string& wallet_id);
+std::vector<core::Reservation> load_wallet_reservations(const std::string& wallet_id);
+// Streams a wallet's events in seq order to fn, a batch at a time.
+template <typename Fn>
+void for_each_event(const std::string& wallet_id, Fn&& fn);
+
+// Conversions shared by the SQL entry points.
+Datum text_datum(const std::string& s);
+Datum uuid_datum(const core::Uuid& id);
+core::Uuid uuid_from_datum(Datum d);
+
+// --- implementation of the template ---
+struct EventCursor;
+EventCursor* open_event_cursor(const std::string& wallet_id);
+// Fills out with up to out->size() events; returns how many were read.
+std::size_t fetch_events(EventCursor* cursor, std::vector<core::Event>* out);
+void close_event_cursor(EventCursor* cursor);
+
+template <typename Fn>
+void for_each_event(const std::string& wallet_id, Fn&& fn) {
+  EventCursor* cursor = open_event_cursor(wallet_id);
+  std::vector<core::Event> batch(1000);
+  for (;;) {
+    std::size_t n = fetch_events(cursor, &batch);
+    for (std::size_t i = 0; i < n; ++i) fn(batch[i]);
+    if (n < batch.size()) break;
+  }
+  close_event_cursor(cursor);
+}
+
+}  // namespace baseledger::pg::storage
