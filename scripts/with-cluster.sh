@@ -24,12 +24,25 @@ if [ "${BASELEDGER_IN_VIRTUALENV:-}" != 1 ]; then
   # pg_cron only runs in the database named by cron.database_name. Its jobs
   # run in background workers: the default (libpq to localhost) would need
   # the cluster's random password, which the scheduler does not have.
+  #
+  # pg_createcluster takes the first free port from 5432 on, and two runs
+  # starting at once can both see 5432 free before either server listens.
+  # A random free port makes that clash unlikely; an inherited PGPORT (a
+  # developer's own server) is not ours to reuse.
+  for _ in $(seq 1 50); do
+    PGPORT=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$PGPORT") 2>/dev/null &&
+      [ ! -e "/var/run/postgresql/.s.PGSQL.$PGPORT" ]; then
+      break
+    fi
+  done
+  export PGPORT
   export BASELEDGER_IN_VIRTUALENV=1
   exec pg_virtualenv -t -v 15 \
     -o shared_preload_libraries=pg_cron \
     -o cron.database_name="$db" \
     -o cron.use_background_workers=on \
-    "$0" "$@"
+    bash "$0" "$@"
 fi
 
 # From here on we run inside pg_virtualenv, which returns our exit status.
