@@ -111,6 +111,9 @@ Decision decide(const WriteInput& input, const Command* command) {
 
   if (command == nullptr) return b.take();
   WalletState& w = b.wallet();
+  // The command's event comes after the expire events: a target is judged at
+  // that event's time, not at the first event's.
+  const Micros at = next_event_time(w, now);
 
   switch (command->kind) {
     case EventKind::credit: {
@@ -140,7 +143,7 @@ Decision decide(const WriteInput& input, const Command* command) {
       break;
     }
     case EventKind::settle: {
-      Reservation r = open_target(input.target, *command->reservation_id, now);
+      Reservation r = open_target(input.target, *command->reservation_id, at);
       if (command->amount > r.amount)
         throw LedgerError(sqlstate::capture_exceeds_hold, "capture exceeds the reservation",
                           "The reservation holds " + std::to_string(r.amount) + "; " +
@@ -155,7 +158,7 @@ Decision decide(const WriteInput& input, const Command* command) {
       break;
     }
     case EventKind::cancel: {
-      Reservation r = open_target(input.target, *command->reservation_id, now);
+      Reservation r = open_target(input.target, *command->reservation_id, at);
       release_hold(w, r);
       Event& e = b.append(EventKind::cancel, r.amount, r.id);
       r.state = ReservationState::cancelled;
@@ -164,7 +167,7 @@ Decision decide(const WriteInput& input, const Command* command) {
       break;
     }
     case EventKind::extend: {
-      Reservation r = open_target(input.target, *command->reservation_id, now);
+      Reservation r = open_target(input.target, *command->reservation_id, at);
       Event& e = b.append(EventKind::extend, 0, r.id);
       r.expires_at = checked_add(e.at, command->ttl);
       r.updated_at = e.at;
