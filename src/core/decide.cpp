@@ -13,8 +13,7 @@ namespace {
 
 class Builder {
  public:
-  Builder(const WalletState& wallet, Micros clock)
-      : now_(next_event_time(wallet, clock)) {
+  Builder(const WalletState& wallet, Micros clock) : now_(next_event_time(wallet, clock)) {
     decision_.wallet = wallet;
   }
 
