@@ -77,6 +77,30 @@ fi
 passed=$((passed + db_ok))
 failed=$((failed + db_bad))
 
+# Further stages (reliability, fuzzing, sanitizers, benchmarks' smoke runs):
+# each scripts/ci-stages/NAME.sh runs on its own, bounded to a few minutes,
+# and ends with its own "N passed, M failed" line.
+for stage in scripts/ci-stages/*.sh; do
+  [ -e "$stage" ] || continue
+  name=$(basename "$stage" .sh)
+  echo "==> $name"
+  rc=0
+  bash "$stage" 2>&1 | tee "build/$name.log" || rc=$?
+  counts=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "build/$name.log" | tail -1)
+  if [ -n "$counts" ]; then
+    read -r ok bad <<<"$counts"
+  else
+    ok=0
+    bad=0
+  fi
+  if [ "$rc" -ne 0 ]; then
+    stages_failed+=("$name")
+    [ "$bad" -gt 0 ] || bad=1
+  fi
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+done
+
 echo
 if [ ${#stages_failed[@]} -gt 0 ]; then
   echo "failed stages: ${stages_failed[*]}"
