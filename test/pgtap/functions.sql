@@ -1,0 +1,182 @@
+-- The function contract of baseledger: for each function of schema ledger,
+-- its exact signature (argument names, types and defaults), return type,
+-- language, volatility, non-strictness and comment; NULL required arguments
+-- raise 22004 rather than return NULL; and the privileges on the tables.
+-- Everything runs in one transaction that is rolled back.
+\unset ECHO
+\set QUIET 1
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+\set ON_ERROR_STOP true
+
+BEGIN;
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+DROP EXTENSION IF EXISTS baseledger CASCADE;
+CREATE EXTENSION baseledger;
+RESET client_min_messages;
+-- Types are compared as the catalog prints them: unqualified when visible.
+SET search_path = ledger, public;
+
+SELECT plan(139);
+
+-- ---------------------------------------------------------------- the API
+
+SELECT functions_are('ledger', ARRAY[
+  'ledger_create_wallet', 'ledger_credit', 'ledger_debit', 'ledger_reserve', 'ledger_settle',
+  'ledger_cancel', 'ledger_extend', 'ledger_expire', 'ledger_balance', 'ledger_reservation',
+  'ledger_history', 'ledger_verify', 'ledger_schedule_expiry', 'ledger_unschedule_expiry',
+  'ledger_events_immutable'],
+  'schema ledger has exactly the functions of the API and the immutability trigger');
+
+-- One row per function: argument types, the exact argument list as
+-- pg_get_function_arguments() prints it (names, types, defaults), the result
+-- as pg_get_function_result() prints it, what function_returns() sees,
+-- language and volatility.
+CREATE TEMP TABLE api (
+  fn name, argtypes name[], arguments text, result text, returns text, lang name,
+  volatility text);
+INSERT INTO api VALUES
+  ('ledger_create_wallet', '{text,text,jsonb}',
+   'wallet_id text, unit text DEFAULT ''credits''::text, metadata jsonb DEFAULT NULL::jsonb',
+   'wallet_balance', 'wallet_balance', 'c', 'volatile'),
+  ('ledger_credit', '{text,bigint,text,jsonb}',
+   'wallet_id text, amount bigint, idempotency_key text, metadata jsonb DEFAULT NULL::jsonb',
+   'ledger_result', 'ledger_result', 'c', 'volatile'),
+  ('ledger_debit', '{text,bigint,text,jsonb}',
+   'wallet_id text, amount bigint, idempotency_key text, metadata jsonb DEFAULT NULL::jsonb',
+   'ledger_result', 'ledger_result', 'c', 'volatile'),
+  ('ledger_reserve', '{text,bigint,interval,text,jsonb}',
+   'wallet_id text, amount bigint, ttl interval, idempotency_key text, '
+     'metadata jsonb DEFAULT NULL::jsonb',
+   'ledger_result', 'ledger_result', 'c', 'volatile'),
+  ('ledger_settle', '{text,uuid,bigint,text,jsonb}',
+   'wallet_id text, reservation_id uuid, amount bigint, idempotency_key text, '
+     'metadata jsonb DEFAULT NULL::jsonb',
+   'ledger_result', 'ledger_result', 'c', 'volatile'),
+  ('ledger_cancel', '{text,uuid,text,jsonb}',
+   'wallet_id text, reservation_id uuid, idempotency_key text, metadata jsonb DEFAULT NULL::jsonb',
+   'ledger_result', 'ledger_result', 'c', 'volatile'),
+  ('ledger_extend', '{text,uuid,interval,text}',
+   'wallet_id text, reservation_id uuid, ttl interval, idempotency_key text',
+   'ledger_result', 'ledger_result', 'c', 'volatile'),
+  ('ledger_expire', '{integer}',
+   'max_rows integer DEFAULT 10000',
+   'integer', 'integer', 'c', 'volatile'),
+  ('ledger_balance', '{text}',
+   'wallet_id text',
+   'wallet_balance', 'wallet_balance', 'c', 'stable'),
+  ('ledger_reservation', '{text,uuid}',
+   'wallet_id text, reservation_id uuid',
+   'reservation_status', 'reservation_status', 'c', 'stable'),
+  ('ledger_history', '{text,bigint,integer}',
+   'wallet_id text, after_seq bigint DEFAULT 0, max_rows integer DEFAULT 100',
+   'TABLE(wallet_id text, seq bigint, kind text, amount bigint, reservation_id uuid, '
+     'idempotency_key text, balance bigint, reserved bigint, at timestamp with time zone, '
+     'metadata jsonb)',
+   'setof record', 'c', 'stable'),
+  ('ledger_verify', '{text}',
+   'wallet_id text DEFAULT NULL::text',
+   'TABLE(wallet_id text, problem text)',
+   'setof record', 'c', 'stable'),
+  ('ledger_schedule_expiry', '{text}',
+   'schedule text DEFAULT ''* * * * *''::text',
+   'bigint', 'bigint', 'plpgsql', 'volatile'),
+  ('ledger_unschedule_expiry', '{}',
+   '',
+   'boolean', 'boolean', 'plpgsql', 'volatile'),
+  ('ledger_events_immutable', '{}',
+   '',
+   'trigger', 'trigger', 'c', 'volatile');
+
+-- Looks a function of the table up by its signature; NULL when it is missing,
+-- so that every check below fails (rather than errors) for a missing function.
+CREATE FUNCTION pg_temp.proc(fn name, argtypes name[]) RETURNS regprocedure
+  LANGUAGE sql STABLE AS $$
+    SELECT to_regprocedure(format('ledger.%I(%s)', fn, array_to_string(argtypes, ',')))
+$$;
+CREATE FUNCTION pg_temp.sig(fn name, argtypes name[]) RETURNS text
+  LANGUAGE sql IMMUTABLE AS $$
+    SELECT format('ledger.%s(%s)', fn, array_to_string(argtypes, ', '))
+$$;
+
+-- 15 functions, 8 checks each.
+SELECT has_function('ledger', fn, argtypes, pg_temp.sig(fn, argtypes) || ' exists')
+  FROM api;
+SELECT is(pg_get_function_arguments(pg_temp.proc(fn, argtypes)), arguments,
+          pg_temp.sig(fn, argtypes) || ' argument names and defaults')
+  FROM api;
+SELECT is(pg_get_function_result(pg_temp.proc(fn, argtypes)), result,
+          pg_temp.sig(fn, argtypes) || ' result is ' || result)
+  FROM api;
+SELECT function_returns('ledger', fn, argtypes, returns,
+                        pg_temp.sig(fn, argtypes) || ' returns ' || returns)
+  FROM api;
+SELECT function_lang_is('ledger', fn, argtypes, lang,
+                        pg_temp.sig(fn, argtypes) || ' is written in ' || lang)
+  FROM api;
+SELECT volatility_is('ledger', fn, argtypes, volatility,
+                     pg_temp.sig(fn, argtypes) || ' is ' || upper(volatility))
+  FROM api;
+-- Not STRICT: a NULL required argument must raise 22004, never return NULL.
+SELECT isnt_strict('ledger', fn, argtypes, pg_temp.sig(fn, argtypes) || ' is not STRICT')
+  FROM api;
+SELECT ok(coalesce(obj_description(pg_temp.proc(fn, argtypes), 'pg_proc'), '') <> '',
+          pg_temp.sig(fn, argtypes) || ' has a COMMENT')
+  FROM api;
+
+-- Also for any function not in the table above.
+SELECT is_empty($$
+  SELECT p.oid::regprocedure::text FROM pg_proc p
+   WHERE p.pronamespace = 'ledger'::regnamespace
+     AND coalesce(obj_description(p.oid, 'pg_proc'), '') = ''
+$$, 'no function in schema ledger is without a COMMENT');
+
+-- ---------------------------------------------------------------- NULL arguments
+
+SELECT lives_ok($$ SELECT ledger_create_wallet('pgtap-fn') $$,
+                'setup: wallet pgtap-fn is created');
+SELECT lives_ok($$ SELECT ledger_credit('pgtap-fn', 100, 'pgtap-fn-credit') $$,
+                'setup: wallet pgtap-fn is credited');
+
+-- Writes.
+SELECT throws_ok($$ SELECT ledger_create_wallet(NULL) $$, '22004', NULL,
+                 'ledger_create_wallet(NULL) raises 22004');
+SELECT throws_ok($$ SELECT ledger_create_wallet('pgtap-fn', NULL) $$, '22004', NULL,
+                 'ledger_create_wallet with a NULL unit raises 22004');
+SELECT throws_ok($$ SELECT ledger_credit('pgtap-fn', NULL, 'pgtap-fn-null-amount') $$,
+                 '22004', NULL, 'ledger_credit with a NULL amount raises 22004');
+SELECT throws_ok($$ SELECT ledger_debit('pgtap-fn', 1, NULL) $$, '22004', NULL,
+                 'ledger_debit with a NULL idempotency_key raises 22004');
+SELECT throws_ok($$ SELECT ledger_reserve('pgtap-fn', 1, NULL, 'pgtap-fn-null-ttl') $$,
+                 '22004', NULL, 'ledger_reserve with a NULL ttl raises 22004');
+SELECT throws_ok($$ SELECT ledger_settle('pgtap-fn', NULL, 1, 'pgtap-fn-null-rid') $$,
+                 '22004', NULL, 'ledger_settle with a NULL reservation_id raises 22004');
+-- Reads.
+SELECT throws_ok($$ SELECT ledger_balance(NULL) $$, '22004', NULL,
+                 'ledger_balance(NULL) raises 22004');
+SELECT throws_ok($$ SELECT ledger_reservation('pgtap-fn', NULL) $$, '22004', NULL,
+                 'ledger_reservation with a NULL reservation_id raises 22004');
+SELECT throws_ok($$ SELECT * FROM ledger_history('pgtap-fn', NULL) $$, '22004', NULL,
+                 'ledger_history with a NULL after_seq raises 22004');
+-- Upkeep: ledger_verify(NULL) is documented to mean all wallets.
+SELECT throws_ok($$ SELECT ledger_expire(NULL) $$, '22004', NULL,
+                 'ledger_expire(NULL) raises 22004');
+SELECT lives_ok($$ SELECT * FROM ledger_verify(NULL) $$,
+                'ledger_verify(NULL) verifies every wallet');
+-- The failed calls left no trace: only the setup credit was written.
+SELECT is((ledger_balance('pgtap-fn')).last_seq, 1::bigint,
+          'the calls refused for a NULL argument wrote no event');
+
+-- ---------------------------------------------------------------- privileges
+
+SELECT table_privs_are('ledger', 'wallets', 'public', ARRAY[]::name[],
+                       'PUBLIC has no privilege on ledger.wallets');
+SELECT table_privs_are('ledger', 'events', 'public', ARRAY[]::name[],
+                       'PUBLIC has no privilege on ledger.events');
+SELECT table_privs_are('ledger', 'reservations', 'public', ARRAY[]::name[],
+                       'PUBLIC has no privilege on ledger.reservations');
+
+SELECT * FROM finish();
+ROLLBACK;
