@@ -188,6 +188,28 @@ CREATE FUNCTION @extschema@.ledger_expire(max_rows integer DEFAULT 10000)
 COMMENT ON FUNCTION @extschema@.ledger_expire(integer) IS
   'Writes the expire event (the refund) of up to max_rows lapsed holds; returns how many';
 
+-- ---------------------------------------------------------------- batches
+
+CREATE FUNCTION @extschema@.ledger_reserve_batch(
+  wallet_ids text[], amounts bigint[], ttls interval[], idempotency_keys text[],
+  metadata jsonb[] DEFAULT NULL)
+  RETURNS TABLE (ordinal integer, sqlstate text, message text, wallet_id text, seq bigint,
+                 kind text, reservation_id uuid, amount bigint, balance bigint, reserved bigint,
+                 available bigint, expires_at timestamptz, at timestamptz, replayed boolean)
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'ledger_reserve_batch';
+COMMENT ON FUNCTION @extschema@.ledger_reserve_batch(text[], bigint[], interval[], text[], jsonb[]) IS
+  'One ledger_reserve per array element; one row per element with its SQLSTATE (00000 on success) and result';
+
+CREATE FUNCTION @extschema@.ledger_settle_batch(
+  wallet_ids text[], reservation_ids uuid[], amounts bigint[], idempotency_keys text[],
+  metadata jsonb[] DEFAULT NULL)
+  RETURNS TABLE (ordinal integer, sqlstate text, message text, wallet_id text, seq bigint,
+                 kind text, reservation_id uuid, amount bigint, balance bigint, reserved bigint,
+                 available bigint, expires_at timestamptz, at timestamptz, replayed boolean)
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'ledger_settle_batch';
+COMMENT ON FUNCTION @extschema@.ledger_settle_batch(text[], uuid[], bigint[], text[], jsonb[]) IS
+  'One ledger_settle per array element; one row per element with its SQLSTATE (00000 on success) and result';
+
 -- ---------------------------------------------------------------- reads
 
 CREATE FUNCTION @extschema@.ledger_balance(wallet_id text)

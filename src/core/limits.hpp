@@ -11,5 +11,6 @@ inline constexpr std::size_t idempotency_key_max_chars = 255;
 inline constexpr std::size_t metadata_max_bytes = 8192;  // canonical JSON text
 inline constexpr std::int32_t history_max_rows = 10000;
 inline constexpr std::int32_t expire_max_rows = 1000000;
+inline constexpr int batch_max_elements = 10000;
 
 }  // namespace baseledger::core::limits

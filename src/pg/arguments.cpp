@@ -69,7 +69,10 @@ core::Uuid required_uuid(FunctionCallInfo fcinfo, int n, const char* name) {
 
 core::Micros ttl(FunctionCallInfo fcinfo, int n) {
   require(fcinfo, n, "ttl");
-  const Interval* iv = PG_GETARG_INTERVAL_P(n);
+  return interval_micros(PG_GETARG_INTERVAL_P(n));
+}
+
+core::Micros interval_micros(const Interval* iv) {
   core::Micros total = 0, part = 0;
   bool overflow =
       __builtin_mul_overflow(static_cast<core::Micros>(iv->month), DAYS_PER_MONTH * USECS_PER_DAY,

@@ -17,6 +17,8 @@ std::int32_t required_int32(FunctionCallInfo fcinfo, int n, const char* name);
 core::Uuid required_uuid(FunctionCallInfo fcinfo, int n, const char* name);
 // The interval as microseconds, a month counting 30 days; validated against baseledger.max_ttl.
 core::Micros ttl(FunctionCallInfo fcinfo, int n);
+// The same for an interval value, validated too.
+core::Micros interval_micros(const Interval* iv);
 
 // Optional jsonb metadata: the datum to store and its canonical text.
 struct Metadata {

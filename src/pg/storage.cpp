@@ -6,20 +6,18 @@
 
 #include "core/errors.hpp"
 #include "pg/error_wall.hpp"
+#include "pg/spi.hpp"
 
 namespace baseledger::pg::storage {
 
 namespace {
 
 using core::Micros;
-
-// A statement prepared on first use and kept for the life of the backend.
-struct Query {
-  const char* sql;
-  int nargs;
-  Oid types[12];
-  SPIPlanPtr plan;
-};
+using spi::plan_of;
+using spi::Query;
+using spi::Row;
+using spi::row;
+using spi::run;
 
 Query q_wallet_rc = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at "
@@ -141,63 +139,6 @@ Query q_events = {
     {TEXTOID},
     nullptr};
 
-// Must run inside pg_call: prepares the plan on first use.
-SPIPlanPtr plan_of(Query& q) {
-  if (q.plan == nullptr) {
-    SPIPlanPtr plan = SPI_prepare(q.sql, q.nargs, q.types);
-    if (plan == nullptr)
-      elog(ERROR, "baseledger: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    q.plan = plan;
-  }
-  return q.plan;
-}
-
-// Runs a prepared query; returns the number of rows.
-uint64 run(Query& q, Datum* values, const char* nulls, bool read_only, long limit = 0) {
-  return pg_call([&] {
-    int rc = SPI_execute_plan(plan_of(q), values, nulls, read_only, limit);
-    if (rc < 0) elog(ERROR, "baseledger: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-    return SPI_processed;
-  });
-}
-
-// Column readers; they run inside pg_try over SPI_tuptable.
-struct Row {
-  HeapTuple tuple;
-  TupleDesc desc;
-  Datum get(int col, bool* isnull) const { return SPI_getbinval(tuple, desc, col, isnull); }
-  int64 int64_at(int col) const {
-    bool isnull;
-    Datum d = get(col, &isnull);
-    return isnull
-               ? 0
-               : (desc->attrs[col - 1].atttypid == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d));
-  }
-  bool timestamp_at(int col, Micros* out) const {
-    bool isnull;
-    Datum d = get(col, &isnull);
-    if (!isnull) *out = DatumGetTimestampTz(d);
-    return !isnull;
-  }
-  void uuid_at(int col, core::Uuid* out, bool* present) const {
-    bool isnull;
-    Datum d = get(col, &isnull);
-    *present = !isnull;
-    if (!isnull) std::memcpy(out->bytes.data(), DatumGetUUIDP(d)->data, UUID_LEN);
-  }
-  // A palloc'd C string, or null.
-  char* cstring_at(int col) const {
-    bool isnull;
-    Datum d = get(col, &isnull);
-    return isnull ? nullptr : TextDatumGetCString(d);
-  }
-};
-
-Row row(uint64 i) {
-  return Row{SPI_tuptable->vals[i], SPI_tuptable->tupdesc};
-}
-
 core::EventKind event_kind_of(const char* text) {
   auto kind = text ? core::parse_event_kind(text) : std::nullopt;
   if (!kind) throw core::LedgerError(core::sqlstate::internal_error, "unknown event kind");
@@ -297,6 +238,15 @@ Datum uuid_datum(const core::Uuid& id) {
   });
 }
 
+Datum bytea_datum(const void* data, std::size_t size) {
+  return pg_call([&] {
+    bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + size));
+    SET_VARSIZE(b, VARHDRSZ + size);
+    std::memcpy(VARDATA(b), data, size);
+    return PointerGetDatum(b);
+  });
+}
+
 core::Uuid uuid_from_datum(Datum d) {
   core::Uuid id;
   std::memcpy(id.bytes.data(), DatumGetUUIDP(d)->data, UUID_LEN);
@@ -318,6 +268,18 @@ std::optional<WalletRow> load_wallet_for_write(const std::string& wallet_id) {
   Query& q = IsolationUsesXactSnapshot() ? q_wallet_rr : q_wallet_rc;
   if (run(q, args, nullptr, false) == 0) return std::nullopt;
   return decode_wallet_row();
+}
+
+bool wallet_created_after_snapshot(const std::string& wallet_id) {
+  if (!IsolationUsesXactSnapshot()) return false;
+  Datum args[1] = {text_datum(wallet_id)};
+  return pg_call([&] {
+    int rc = SPI_execute_snapshot(plan_of(q_wallet_exists), args, nullptr, GetLatestSnapshot(),
+                                  InvalidSnapshot, true, false, 1);
+    if (rc < 0)
+      elog(ERROR, "baseledger: SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
+    return SPI_processed > 0;
+  });
 }
 
 bool insert_wallet(const std::string& wallet_id, const std::string& unit, Micros at, Datum metadata,
@@ -385,12 +347,7 @@ void persist(const std::string& wallet_id, const core::Decision& decision,
     Datum fp = 0;
     if (cmd && command.fingerprint) {
       const core::Fingerprint* f = command.fingerprint;
-      fp = pg_call([&] {
-        bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + f->size()));
-        SET_VARSIZE(b, VARHDRSZ + f->size());
-        std::memcpy(VARDATA(b), f->data(), f->size());
-        return PointerGetDatum(b);
-      });
+      fp = bytea_datum(f->data(), f->size());
     }
     Datum args[12] = {wallet,
                       int64_datum(e.seq),

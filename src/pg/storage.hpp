@@ -28,6 +28,11 @@ struct WalletRow {
 // transaction's snapshot was taken: a decision never rests on a stale balance.
 std::optional<WalletRow> load_wallet_for_write(const std::string& wallet_id);
 
+// Under REPEATABLE READ and SERIALIZABLE: true when a wallet missing from the
+// transaction's snapshot has been created since, so the caller reports 40001
+// (retry) rather than "wallet not found".
+bool wallet_created_after_snapshot(const std::string& wallet_id);
+
 // Inserts the wallet unless it exists; true when inserted.
 bool insert_wallet(const std::string& wallet_id, const std::string& unit, core::Micros at,
                    Datum metadata, bool metadata_null);
@@ -91,6 +96,7 @@ void for_each_event(const std::string& wallet_id, Fn&& fn);
 // Conversions shared by the SQL entry points.
 Datum text_datum(const std::string& s);
 Datum uuid_datum(const core::Uuid& id);
+Datum bytea_datum(const void* data, std::size_t size);
 core::Uuid uuid_from_datum(Datum d);
 
 // --- implementation of the template ---

@@ -33,6 +33,11 @@ struct WriteCall {
 };
 
 [[noreturn]] void wallet_not_found(const std::string& wallet_id) {
+  if (storage::wallet_created_after_snapshot(wallet_id))
+    throw LedgerError(sqlstate::serialization_failure,
+                      "could not serialize access due to a concurrently created wallet",
+                      "Wallet \"" + wallet_id + "\" was created after this transaction's snapshot.",
+                      "Retry the transaction.");
   throw LedgerError(sqlstate::wallet_not_found, "wallet not found",
                     "No wallet \"" + wallet_id + "\" exists.",
                     "Create it with ledger_create_wallet.");

@@ -19,7 +19,7 @@ RESET client_min_messages;
 -- Types are compared as the catalog prints them: unqualified when visible.
 SET search_path = ledger, public;
 
-SELECT plan(139);
+SELECT plan(155);
 
 -- ---------------------------------------------------------------- the API
 
@@ -27,7 +27,7 @@ SELECT functions_are('ledger', ARRAY[
   'ledger_create_wallet', 'ledger_credit', 'ledger_debit', 'ledger_reserve', 'ledger_settle',
   'ledger_cancel', 'ledger_extend', 'ledger_expire', 'ledger_balance', 'ledger_reservation',
   'ledger_history', 'ledger_verify', 'ledger_schedule_expiry', 'ledger_unschedule_expiry',
-  'ledger_events_immutable'],
+  'ledger_reserve_batch', 'ledger_settle_batch', 'ledger_events_immutable'],
   'schema ledger has exactly the functions of the API and the immutability trigger');
 
 -- One row per function: argument types, the exact argument list as
@@ -86,6 +86,22 @@ INSERT INTO api VALUES
   ('ledger_unschedule_expiry', '{}',
    '',
    'boolean', 'boolean', 'plpgsql', 'volatile'),
+  ('ledger_reserve_batch', '{text[],bigint[],interval[],text[],jsonb[]}',
+   'wallet_ids text[], amounts bigint[], ttls interval[], idempotency_keys text[], '
+     'metadata jsonb[] DEFAULT NULL::jsonb[]',
+   'TABLE(ordinal integer, sqlstate text, message text, wallet_id text, seq bigint, '
+     'kind text, reservation_id uuid, amount bigint, balance bigint, reserved bigint, '
+     'available bigint, expires_at timestamp with time zone, at timestamp with time zone, '
+     'replayed boolean)',
+   'setof record', 'c', 'volatile'),
+  ('ledger_settle_batch', '{text[],uuid[],bigint[],text[],jsonb[]}',
+   'wallet_ids text[], reservation_ids uuid[], amounts bigint[], idempotency_keys text[], '
+     'metadata jsonb[] DEFAULT NULL::jsonb[]',
+   'TABLE(ordinal integer, sqlstate text, message text, wallet_id text, seq bigint, '
+     'kind text, reservation_id uuid, amount bigint, balance bigint, reserved bigint, '
+     'available bigint, expires_at timestamp with time zone, at timestamp with time zone, '
+     'replayed boolean)',
+   'setof record', 'c', 'volatile'),
   ('ledger_events_immutable', '{}',
    '',
    'trigger', 'trigger', 'c', 'volatile');
@@ -101,7 +117,7 @@ CREATE FUNCTION pg_temp.sig(fn name, argtypes name[]) RETURNS text
     SELECT format('ledger.%s(%s)', fn, array_to_string(argtypes, ', '))
 $$;
 
--- 15 functions, 8 checks each.
+-- 17 functions, 8 checks each.
 SELECT has_function('ledger', fn, argtypes, pg_temp.sig(fn, argtypes) || ' exists')
   FROM api;
 SELECT is(pg_get_function_arguments(pg_temp.proc(fn, argtypes)), arguments,

@@ -1,0 +1,339 @@
+// The batch calls: ledger_reserve_batch and ledger_settle_batch. One element
+// per call, with the single calls' semantics and idempotency; a refused
+// element reports its SQLSTATE in its row and does not stop the others.
+// Wallets are locked in one fixed order (lock key, then id), so concurrent
+// batches never deadlock; their reads and writes are one statement per table.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <tuple>
+
+#include "core/batch.hpp"
+#include "core/errors.hpp"
+#include "core/fingerprint.hpp"
+#include "core/limits.hpp"
+#include "core/validate.hpp"
+#include "pg/arguments.hpp"
+#include "pg/batch_storage.hpp"
+#include "pg/error_wall.hpp"
+#include "pg/locks.hpp"
+#include "pg/settings.hpp"
+#include "pg/storage.hpp"
+
+extern "C" {
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+}
+
+namespace baseledger::pg {
+namespace {
+
+using core::LedgerError;
+
+// One batch element, decoded.
+struct Element {
+  const char* sqlstate = "00000";
+  std::string message;
+  bool has_wallet = false;
+  std::string wallet_id;
+  std::string key;
+  core::Command command;
+  core::Fingerprint fingerprint{};
+  Datum metadata = 0;
+  bool metadata_null = true;
+  core::ElementOutcome outcome;
+};
+
+// The elements of one array argument, with their NULL flags.
+struct ArrayArg {
+  Datum* values = nullptr;
+  bool* nulls = nullptr;
+  int count = 0;
+  bool present = false;
+};
+
+ArrayArg array_arg(FunctionCallInfo fcinfo, int n, const char* name, Oid type, bool required) {
+  ArrayArg out;
+  if (PG_NARGS() <= n || PG_ARGISNULL(n)) {
+    if (required) core::throw_null_argument(name);
+    return out;
+  }
+  int ndim = 0;
+  pg_try([&] {
+    ArrayType* a = PG_GETARG_ARRAYTYPE_P(n);
+    ndim = ARR_NDIM(a);
+    if (ndim <= 1) {
+      int16 typlen;
+      bool byval;
+      char align;
+      get_typlenbyvalalign(type, &typlen, &byval, &align);
+      deconstruct_array(a, type, typlen, byval, align, &out.values, &out.nulls, &out.count);
+    }
+  });
+  if (ndim > 1)
+    throw LedgerError(core::sqlstate::invalid_parameter_value,
+                      std::string("\"") + name + "\" must be a one-dimensional array");
+  out.present = true;
+  return out;
+}
+
+// Checks that every array has one element per call, within the batch limit.
+int batch_size(std::initializer_list<std::pair<const char*, const ArrayArg*>> arrays) {
+  int n = arrays.begin()->second->count;
+  for (const auto& [name, a] : arrays)
+    if (a->present && a->count != n)
+      throw LedgerError(core::sqlstate::invalid_parameter_value, "batch arrays differ in length",
+                        std::string("\"") + name + "\" has " + std::to_string(a->count) +
+                            " elements; the batch has " + std::to_string(n) + ".");
+  if (n > core::limits::batch_max_elements)
+    throw LedgerError(core::sqlstate::invalid_parameter_value, "batch too large",
+                      "The batch has " + std::to_string(n) + " elements; the limit is " +
+                          std::to_string(core::limits::batch_max_elements) + ".");
+  return n;
+}
+
+std::string text_element(const ArrayArg& a, int i) {
+  struct Bytes {
+    const char* data;
+    int len;
+  };
+  Bytes b = pg_call([&] {
+    text* t = DatumGetTextPP(a.values[i]);
+    return Bytes{VARDATA_ANY(t), static_cast<int>(VARSIZE_ANY_EXHDR(t))};
+  });
+  return std::string(b.data, b.len);
+}
+
+void require_element(const ArrayArg& a, int i, const char* name) {
+  if (a.nulls[i]) core::throw_null_argument(name);
+}
+
+// Decodes what every element has: wallet, key, metadata.
+void decode_common(Element& e, int i, const ArrayArg& wallets, const ArrayArg& keys,
+                   const ArrayArg& metadata) {
+  require_element(wallets, i, "wallet_ids");
+  e.wallet_id = text_element(wallets, i);
+  e.has_wallet = true;
+  core::validate_wallet_id(e.wallet_id);
+  require_element(keys, i, "idempotency_keys");
+  e.key = text_element(keys, i);
+  int chars = pg_call([&] { return pg_mbstrlen_with_len(e.key.data(), e.key.size()); });
+  core::validate_idempotency_key(static_cast<std::size_t>(chars));
+  if (metadata.present && !metadata.nulls[i]) {
+    char* canonical = pg_call([&] {
+      Jsonb* jb = DatumGetJsonbP(metadata.values[i]);
+      return JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
+    });
+    e.command.metadata = std::string(canonical);
+    core::validate_metadata(*e.command.metadata);
+    e.metadata = metadata.values[i];
+    e.metadata_null = false;
+  }
+}
+
+core::Micros ttl_element(const ArrayArg& ttls, int i) {
+  require_element(ttls, i, "ttls");
+  const Interval* iv = DatumGetIntervalP(ttls.values[i]);
+  return args::interval_micros(iv);
+}
+
+core::Uuid new_reservation_id() {
+  core::Uuid id;
+  pg_call([&] {
+    if (!pg_strong_random(id.bytes.data(), id.bytes.size()))
+      ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                      errmsg("could not generate a random reservation id")));
+  });
+  id.bytes[6] = (id.bytes[6] & 0x0f) | 0x40;
+  id.bytes[8] = (id.bytes[8] & 0x3f) | 0x80;
+  return id;
+}
+
+// Locks, loads, decides and persists the valid elements; fills their outcomes.
+void execute_batch(std::vector<Element>& elements) {
+  std::vector<std::tuple<std::uint64_t, std::string>> order;
+  for (const Element& e : elements)
+    if (std::string_view(e.sqlstate) == "00000")
+      order.emplace_back(core::wallet_lock_key(e.wallet_id), e.wallet_id);
+  std::sort(order.begin(), order.end());
+  order.erase(std::unique(order.begin(), order.end()), order.end());
+  if (order.empty()) return;
+
+  for (const auto& [key, id] : order) lock_wallet(key);
+
+  std::vector<std::string> ids;
+  for (const auto& [key, id] : order) ids.push_back(id);
+  batch_storage::Wallets wallets;
+  batch_storage::load_wallets(ids, &wallets);
+
+  std::vector<std::string> key_wallets, keys, target_wallets;
+  std::vector<core::Uuid> targets;
+  for (Element& e : elements) {
+    if (std::string_view(e.sqlstate) != "00000") continue;
+    if (!wallets.count(e.wallet_id)) {
+      // As for single calls: a wallet created after a REPEATABLE READ snapshot is a conflict.
+      if (storage::wallet_created_after_snapshot(e.wallet_id))
+        throw LedgerError(
+            core::sqlstate::serialization_failure,
+            "could not serialize access due to a concurrently created wallet",
+            "Wallet \"" + e.wallet_id + "\" was created after this transaction's snapshot.",
+            "Retry the transaction.");
+      e.sqlstate = core::sqlstate::wallet_not_found;
+      e.message = "wallet not found";
+      continue;
+    }
+    key_wallets.push_back(e.wallet_id);
+    keys.push_back(e.key);
+    if (e.command.reservation_id) {
+      target_wallets.push_back(e.wallet_id);
+      targets.push_back(*e.command.reservation_id);
+    }
+  }
+  if (key_wallets.empty()) return;
+
+  const core::Micros clock = clock_now();
+  core::Micros due_until = clock;
+  for (const auto& [id, w] : wallets)
+    due_until = std::max(due_until, core::next_event_time(w.state, clock));
+  batch_storage::load_keys(key_wallets, keys, &wallets);
+  batch_storage::load_due(due_until, &wallets);
+  if (!targets.empty()) batch_storage::load_reservations(target_wallets, targets, &wallets);
+
+  std::vector<batch_storage::ElementRecord> records(elements.size());
+  for (std::size_t i = 0; i < elements.size(); ++i) {
+    Element& e = elements[i];
+    if (std::string_view(e.sqlstate) != "00000") continue;
+    const core::Uuid id =
+        e.command.kind == core::EventKind::reserve ? new_reservation_id() : core::Uuid{};
+    e.outcome = core::apply_element(wallets.at(e.wallet_id), static_cast<int>(i), e.key, e.command,
+                                    e.fingerprint, clock, id);
+    e.sqlstate = e.outcome.sqlstate;
+    e.message = e.outcome.message;
+    records[i] = batch_storage::ElementRecord{&e.key, &e.fingerprint, e.metadata, e.metadata_null};
+  }
+  batch_storage::persist(wallets, records);
+}
+
+// Adds one result row per element, in element order.
+void put_rows(FunctionCallInfo fcinfo, const std::vector<Element>& elements) {
+  for (std::size_t i = 0; i < elements.size(); ++i) {
+    const Element& e = elements[i];
+    const bool ok = std::string_view(e.sqlstate) == "00000";
+    const core::Event& ev = e.outcome.event;
+    Datum values[14] = {Int32GetDatum(static_cast<int32>(i + 1)),
+                        storage::text_datum(e.sqlstate),
+                        ok ? 0 : storage::text_datum(e.message),
+                        e.has_wallet ? storage::text_datum(e.wallet_id) : 0,
+                        Int64GetDatum(ev.seq),
+                        ok ? storage::text_datum(core::to_string(ev.kind)) : 0,
+                        ok && ev.reservation_id ? storage::uuid_datum(*ev.reservation_id) : 0,
+                        Int64GetDatum(ev.amount),
+                        Int64GetDatum(ev.balance),
+                        Int64GetDatum(ev.reserved),
+                        Int64GetDatum(ev.balance - ev.reserved),
+                        TimestampTzGetDatum(ev.expires_at.value_or(0)),
+                        TimestampTzGetDatum(ev.at),
+                        BoolGetDatum(e.outcome.replayed)};
+    bool nulls[14] = {
+        false, false, ok,  !e.has_wallet,          !ok, !ok, !(ok && ev.reservation_id), !ok,
+        !ok,   !ok,   !ok, !(ok && ev.expires_at), !ok, !ok};
+    pg_try([&] {
+      auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    });
+  }
+}
+
+// Runs a validated batch and returns its rows.
+Datum run_batch(FunctionCallInfo fcinfo, std::vector<Element>& elements) {
+  for (Element& e : elements)
+    if (std::string_view(e.sqlstate) == "00000") e.fingerprint = core::fingerprint(e.command);
+  pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
+  storage::connect();
+  execute_batch(elements);
+  storage::finish();
+  put_rows(fcinfo, elements);
+  return Datum(0);
+}
+
+// Runs decode for element i, recording a refusal in the element.
+template <typename Decode>
+void decode_element(Element& e, Decode&& decode) {
+  try {
+    decode();
+  } catch (const LedgerError& err) {
+    e.sqlstate = err.sqlstate();
+    e.message = err.what();
+  }
+}
+
+}  // namespace
+}  // namespace baseledger::pg
+
+using namespace baseledger;
+using namespace baseledger::pg;
+
+// ledger_reserve_batch(wallet_ids, amounts, ttls, idempotency_keys, metadata):
+// one ledger_reserve per element.
+BASELEDGER_SQL_FUNCTION(ledger_reserve_batch) {
+  return guarded([&] {
+    const ArrayArg wallets = array_arg(fcinfo, 0, "wallet_ids", TEXTOID, true);
+    const ArrayArg amounts = array_arg(fcinfo, 1, "amounts", INT8OID, true);
+    const ArrayArg ttls = array_arg(fcinfo, 2, "ttls", INTERVALOID, true);
+    const ArrayArg keys = array_arg(fcinfo, 3, "idempotency_keys", TEXTOID, true);
+    const ArrayArg metadata = array_arg(fcinfo, 4, "metadata", JSONBOID, false);
+    const int n = batch_size({{"wallet_ids", &wallets},
+                              {"amounts", &amounts},
+                              {"ttls", &ttls},
+                              {"idempotency_keys", &keys},
+                              {"metadata", &metadata}});
+    std::vector<Element> elements(n);
+    for (int i = 0; i < n; ++i) {
+      Element& e = elements[i];
+      e.command.kind = core::EventKind::reserve;
+      decode_element(e, [&] {
+        require_element(wallets, i, "wallet_ids");
+        require_element(amounts, i, "amounts");
+        e.command.amount = DatumGetInt64(amounts.values[i]);
+        decode_common(e, i, wallets, keys, metadata);
+        core::validate_positive_amount("amount", e.command.amount);
+        e.command.ttl = ttl_element(ttls, i);
+      });
+    }
+    return run_batch(fcinfo, elements);
+  });
+}
+
+// ledger_settle_batch(wallet_ids, reservation_ids, amounts, idempotency_keys,
+// metadata): one ledger_settle per element.
+BASELEDGER_SQL_FUNCTION(ledger_settle_batch) {
+  return guarded([&] {
+    const ArrayArg wallets = array_arg(fcinfo, 0, "wallet_ids", TEXTOID, true);
+    const ArrayArg reservations = array_arg(fcinfo, 1, "reservation_ids", UUIDOID, true);
+    const ArrayArg amounts = array_arg(fcinfo, 2, "amounts", INT8OID, true);
+    const ArrayArg keys = array_arg(fcinfo, 3, "idempotency_keys", TEXTOID, true);
+    const ArrayArg metadata = array_arg(fcinfo, 4, "metadata", JSONBOID, false);
+    const int n = batch_size({{"wallet_ids", &wallets},
+                              {"reservation_ids", &reservations},
+                              {"amounts", &amounts},
+                              {"idempotency_keys", &keys},
+                              {"metadata", &metadata}});
+    std::vector<Element> elements(n);
+    for (int i = 0; i < n; ++i) {
+      Element& e = elements[i];
+      e.command.kind = core::EventKind::settle;
+      decode_element(e, [&] {
+        require_element(wallets, i, "wallet_ids");
+        require_element(reservations, i, "reservation_ids");
+        require_element(amounts, i, "amounts");
+        core::Uuid id;
+        std::memcpy(id.bytes.data(), DatumGetUUIDP(reservations.values[i])->data, UUID_LEN);
+        e.command.reservation_id = id;
+        e.command.amount = DatumGetInt64(amounts.values[i]);
+        decode_common(e, i, wallets, keys, metadata);
+        core::validate_capture_amount(e.command.amount);
+      });
+    }
+    return run_batch(fcinfo, elements);
+  });
+}

@@ -1,0 +1,80 @@
+// Thin helpers over SPI: statements prepared once per backend, and column
+// readers over SPI_tuptable. Readers run inside pg_call()/pg_try().
+#pragma once
+
+#include <cstring>
+
+#include "core/types.hpp"
+#include "pg/error_wall.hpp"
+#include "pg/postgres_headers.hpp"
+
+namespace baseledger::pg::spi {
+
+using core::Micros;
+
+// A statement prepared on first use and kept for the life of the backend.
+struct Query {
+  const char* sql;
+  int nargs;
+  Oid types[16];
+  SPIPlanPtr plan;
+};
+
+// Must run inside pg_call: prepares the plan on first use.
+inline SPIPlanPtr plan_of(Query& q) {
+  if (q.plan == nullptr) {
+    SPIPlanPtr plan = SPI_prepare(q.sql, q.nargs, q.types);
+    if (plan == nullptr)
+      elog(ERROR, "baseledger: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(plan);
+    q.plan = plan;
+  }
+  return q.plan;
+}
+
+// Runs a prepared query; returns the number of rows.
+inline uint64 run(Query& q, Datum* values, const char* nulls, bool read_only, long limit = 0) {
+  return pg_call([&] {
+    int rc = SPI_execute_plan(plan_of(q), values, nulls, read_only, limit);
+    if (rc < 0) elog(ERROR, "baseledger: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+    return SPI_processed;
+  });
+}
+
+// Column readers; they run inside pg_try over SPI_tuptable.
+struct Row {
+  HeapTuple tuple;
+  TupleDesc desc;
+  Datum get(int col, bool* isnull) const { return SPI_getbinval(tuple, desc, col, isnull); }
+  int64 int64_at(int col) const {
+    bool isnull;
+    Datum d = get(col, &isnull);
+    return isnull
+               ? 0
+               : (desc->attrs[col - 1].atttypid == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d));
+  }
+  bool timestamp_at(int col, Micros* out) const {
+    bool isnull;
+    Datum d = get(col, &isnull);
+    if (!isnull) *out = DatumGetTimestampTz(d);
+    return !isnull;
+  }
+  void uuid_at(int col, core::Uuid* out, bool* present) const {
+    bool isnull;
+    Datum d = get(col, &isnull);
+    *present = !isnull;
+    if (!isnull) std::memcpy(out->bytes.data(), DatumGetUUIDP(d)->data, UUID_LEN);
+  }
+  // A palloc'd C string, or null.
+  char* cstring_at(int col) const {
+    bool isnull;
+    Datum d = get(col, &isnull);
+    return isnull ? nullptr : TextDatumGetCString(d);
+  }
+};
+
+inline Row row(uint64 i) {
+  return Row{SPI_tuptable->vals[i], SPI_tuptable->tupdesc};
+}
+
+}  // namespace baseledger::pg::spi
