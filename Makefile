@@ -21,7 +21,7 @@ PG_INCLUDE_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 CXX_STD   = -std=c++17
 WARNINGS  = -Wall -Wextra -Werror -Wno-unused-parameter
 PG_CPPFLAGS = -Isrc -isystem $(PG_INCLUDE_SERVER)
-PG_CXXFLAGS = $(CXX_STD) $(WARNINGS) -fvisibility=hidden -fvisibility-inlines-hidden
+PG_CXXFLAGS = $(CXX_STD) $(WARNINGS) -fvisibility=hidden -fvisibility-inlines-hidden -MMD -MP
 SHLIB_LINK  = -lstdc++ -lcrypto
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -64,4 +64,7 @@ print-tests:
 	@echo "regress: $(REGRESS_TESTS)"
 	@echo "isolation: $(ISOLATION_TESTS)"
 
-EXTRA_CLEAN = build results regression.diffs regression.out output_iso
+EXTRA_CLEAN = build results regression.diffs regression.out output_iso $(OBJS:.o=.d)
+
+# Rebuild objects when a header they include changes.
+-include $(OBJS:.o=.d)

@@ -55,8 +55,9 @@ COMMENT ON TYPE @extschema@.reservation_status IS 'A reservation as a reader see
 -- ---------------------------------------------------------------- tables
 
 -- The projection: one row per wallet, updated by every event.
+-- Ids and keys compare byte by byte (COLLATE "C"): exact, and cheap in indexes.
 CREATE TABLE @extschema@.wallets (
-  wallet_id           text        PRIMARY KEY,
+  wallet_id           text COLLATE "C" PRIMARY KEY,
   unit                text        NOT NULL,
   balance             bigint      NOT NULL DEFAULT 0,
   reserved            bigint      NOT NULL DEFAULT 0,
@@ -73,12 +74,12 @@ COMMENT ON TABLE @extschema@.wallets IS
 
 -- The audit trail: append-only, one row per event, seq 1, 2, 3... per wallet.
 CREATE TABLE @extschema@.events (
-  wallet_id       text                  NOT NULL,
+  wallet_id       text COLLATE "C"      NOT NULL,
   seq             bigint                NOT NULL,
   kind            @extschema@.event_kind NOT NULL,
   amount          bigint                NOT NULL,
   reservation_id  uuid,
-  idempotency_key text,
+  idempotency_key text COLLATE "C",
   fingerprint     bytea,
   balance         bigint                NOT NULL,
   reserved        bigint                NOT NULL,
@@ -95,7 +96,7 @@ COMMENT ON TABLE @extschema@.events IS
 -- Holds: one row per reservation, its state kept current by the events.
 CREATE TABLE @extschema@.reservations (
   reservation_id uuid                          NOT NULL,
-  wallet_id      text                          NOT NULL,
+  wallet_id      text COLLATE "C"              NOT NULL,
   amount         bigint                        NOT NULL,
   captured       bigint                        NOT NULL DEFAULT 0,
   state          @extschema@.reservation_state NOT NULL,
@@ -107,9 +108,8 @@ CREATE TABLE @extschema@.reservations (
 );
 COMMENT ON TABLE @extschema@.reservations IS 'Funds set aside before a call, until settled, cancelled or expired';
 
--- Finds due holds: globally for the sweep, per wallet for writes and reads.
-CREATE INDEX reservations_due ON @extschema@.reservations (expires_at)
-  WHERE state = 'active';
+-- Active holds only, so it stays as small as the number of calls in flight:
+-- finds a wallet's lapsed holds for writes and reads, and all of them for the sweep.
 CREATE INDEX reservations_wallet_active ON @extschema@.reservations (wallet_id, expires_at)
   WHERE state = 'active';
 

@@ -2,9 +2,11 @@
 #include "pg/batch_storage.hpp"
 
 #include "core/errors.hpp"
+#include "pg/array_column.hpp"
 #include "pg/error_wall.hpp"
 #include "pg/spi.hpp"
 #include "pg/storage.hpp"
+#include "pg/write_set.hpp"
 
 extern "C" {
 #include "utils/array.h"
@@ -19,37 +21,6 @@ using core::Micros;
 using spi::Query;
 using spi::row;
 using spi::run;
-
-// A one-dimensional array under construction, in palloc'd memory.
-class ArrayColumn {
- public:
-  ArrayColumn(Oid type, std::size_t n) : type_(type), n_(n) {
-    pg_try([&] {
-      get_typlenbyvalalign(type, &typlen_, &byval_, &align_);
-      values_ = static_cast<Datum*>(palloc0(sizeof(Datum) * (n ? n : 1)));
-      nulls_ = static_cast<bool*>(palloc0(sizeof(bool) * (n ? n : 1)));
-    });
-  }
-  void set(std::size_t i, Datum d) { values_[i] = d; }
-  void set_null(std::size_t i) { nulls_[i] = true; }
-  Datum build() const {
-    return pg_call([&] {
-      int dims[1] = {static_cast<int>(n_)};
-      int lbs[1] = {1};
-      return PointerGetDatum(
-          construct_md_array(values_, nulls_, 1, dims, lbs, type_, typlen_, byval_, align_));
-    });
-  }
-
- private:
-  Oid type_;
-  std::size_t n_;
-  int16 typlen_ = 0;
-  bool byval_ = false;
-  char align_ = 'i';
-  Datum* values_ = nullptr;
-  bool* nulls_ = nullptr;
-};
 
 Datum text_array(const std::vector<std::string>& items) {
   ArrayColumn col(TEXTOID, items.size());
@@ -76,14 +47,16 @@ Query q_keys = {
     "JOIN ledger.events e ON e.wallet_id = k.wallet_id AND e.idempotency_key = k.idempotency_key",
     2,
     {TEXTARRAYOID, TEXTARRAYOID},
-    nullptr};
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 Query q_due = {
     "SELECT r.wallet_id, r.reservation_id, r.amount, r.captured, r.expires_at, r.created_at, "
     "r.updated_at FROM ledger.reservations r "
     "WHERE r.wallet_id = ANY ($1) AND r.state = 'active' AND r.expires_at <= $2",
     2,
     {TEXTARRAYOID, TIMESTAMPTZOID},
-    nullptr};
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 Query q_reservations = {
     "SELECT r.wallet_id, r.reservation_id, r.amount, r.captured, r.expires_at, r.created_at, "
     "r.updated_at, r.state::text "
@@ -92,53 +65,8 @@ Query q_reservations = {
     "ON r.wallet_id = t.wallet_id AND r.reservation_id = t.reservation_id",
     2,
     {TEXTARRAYOID, UUIDARRAYOID},
-    nullptr};
-Query q_update_wallets = {
-    "UPDATE ledger.wallets w SET balance = u.balance, reserved = u.reserved, "
-    "active_reservations = u.active, last_seq = u.last_seq, last_at = u.last_at "
-    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::integer[], $5::bigint[], "
-    "$6::timestamptz[]) AS u(wallet_id, balance, reserved, active, last_seq, last_at) "
-    "WHERE w.wallet_id = u.wallet_id",
-    6,
-    {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID},
-    nullptr};
-Query q_insert_events = {
-    "INSERT INTO ledger.events (wallet_id, seq, kind, amount, reservation_id, idempotency_key, "
-    "fingerprint, balance, reserved, expires_at, at, metadata) "
-    "SELECT wallet_id, seq, kind::ledger.event_kind, amount, reservation_id, idempotency_key, "
-    "fingerprint, balance, reserved, expires_at, at, metadata "
-    "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::uuid[], $6::text[], "
-    "$7::bytea[], $8::bigint[], $9::bigint[], $10::timestamptz[], $11::timestamptz[], "
-    "$12::jsonb[]) AS e(wallet_id, seq, kind, amount, reservation_id, idempotency_key, "
-    "fingerprint, balance, reserved, expires_at, at, metadata)",
-    12,
-    {TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, UUIDARRAYOID, TEXTARRAYOID,
-     BYTEAARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-     JSONBARRAYOID},
-    nullptr};
-Query q_insert_reservations = {
-    "INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
-    "expires_at, created_at, updated_at) "
-    "SELECT wallet_id, reservation_id, amount, captured, state::ledger.reservation_state, "
-    "expires_at, created_at, updated_at "
-    "FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[], $5::text[], "
-    "$6::timestamptz[], $7::timestamptz[], $8::timestamptz[]) "
-    "AS r(wallet_id, reservation_id, amount, captured, state, expires_at, created_at, updated_at)",
-    8,
-    {TEXTARRAYOID, UUIDARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
-     TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID},
-    nullptr};
-Query q_update_reservations = {
-    "UPDATE ledger.reservations r SET captured = u.captured, "
-    "state = u.state::ledger.reservation_state, expires_at = u.expires_at, "
-    "updated_at = u.updated_at "
-    "FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::timestamptz[], "
-    "$6::timestamptz[]) AS u(wallet_id, reservation_id, captured, state, expires_at, updated_at) "
-    "WHERE r.wallet_id = u.wallet_id AND r.reservation_id = u.reservation_id",
-    6,
-    {TEXTARRAYOID, UUIDARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
-     TIMESTAMPTZARRAYOID},
-    nullptr};
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 
 core::EventKind kind_of(const char* text) {
   auto kind = text ? core::parse_event_kind(text) : std::nullopt;
@@ -271,143 +199,26 @@ void load_reservations(const std::vector<std::string>& wallet_ids,
 }
 
 void persist(const Wallets& wallets, const std::vector<ElementRecord>& elements) {
-  std::size_t n_wallets = 0, n_events = 0, n_new = 0, n_changed = 0;
+  WriteSet set;
   for (const auto& [id, w] : wallets) {
     if (w.events.empty()) continue;
-    ++n_wallets;
-    n_events += w.events.size();
-    for (const auto& [rid, inserted] : w.changed_reservations) (inserted ? n_new : n_changed)++;
-  }
-  if (n_wallets == 0) return;
-
-  // The projection first, as for single calls: under REPEATABLE READ a
-  // concurrent change surfaces here as 40001.
-  {
-    ArrayColumn ids(TEXTOID, n_wallets), balance(INT8OID, n_wallets), reserved(INT8OID, n_wallets),
-        active(INT4OID, n_wallets), last_seq(INT8OID, n_wallets),
-        last_at(TIMESTAMPTZOID, n_wallets);
-    std::size_t i = 0;
-    for (const auto& [id, w] : wallets) {
-      if (w.events.empty()) continue;
-      ids.set(i, storage::text_datum(id));
-      balance.set(i, Int64GetDatum(w.state.balance));
-      reserved.set(i, Int64GetDatum(w.state.reserved));
-      active.set(i, Int32GetDatum(static_cast<int32>(w.state.active_reservations)));
-      last_seq.set(i, Int64GetDatum(w.state.last_seq));
-      last_at.set(i, TimestampTzGetDatum(w.state.last_at.value_or(0)));
-      ++i;
-    }
-    Datum args[6] = {ids.build(),    balance.build(),  reserved.build(),
-                     active.build(), last_seq.build(), last_at.build()};
-    if (run(q_update_wallets, args, nullptr, false) != n_wallets)
-      throw core::LedgerError(core::sqlstate::internal_error, "wallet row vanished during a write");
-  }
-
-  {
-    ArrayColumn wallet(TEXTOID, n_events), seq(INT8OID, n_events), kind(TEXTOID, n_events),
-        amount(INT8OID, n_events), rid(UUIDOID, n_events), key(TEXTOID, n_events),
-        fp(BYTEAOID, n_events), balance(INT8OID, n_events), reserved(INT8OID, n_events),
-        expires_at(TIMESTAMPTZOID, n_events), at(TIMESTAMPTZOID, n_events),
-        metadata(JSONBOID, n_events);
-    std::size_t i = 0;
-    for (const auto& [id, w] : wallets) {
-      if (w.events.empty()) continue;
-      const Datum wallet_datum = storage::text_datum(id);
-      for (std::size_t k = 0; k < w.events.size(); ++k, ++i) {
-        const core::Event& e = w.events[k];
-        wallet.set(i, wallet_datum);
-        seq.set(i, Int64GetDatum(e.seq));
-        kind.set(i, storage::text_datum(core::to_string(e.kind)));
-        amount.set(i, Int64GetDatum(e.amount));
-        if (e.reservation_id)
-          rid.set(i, storage::uuid_datum(*e.reservation_id));
-        else
-          rid.set_null(i);
-        balance.set(i, Int64GetDatum(e.balance));
-        reserved.set(i, Int64GetDatum(e.reserved));
-        if (e.expires_at)
-          expires_at.set(i, TimestampTzGetDatum(*e.expires_at));
-        else
-          expires_at.set_null(i);
-        at.set(i, TimestampTzGetDatum(e.at));
-        const int element = w.event_elements[k];
-        if (element < 0) {
-          key.set_null(i);
-          fp.set_null(i);
-          metadata.set_null(i);
-          continue;
-        }
+    set.wallets.push_back({&id, w.state});
+    for (std::size_t k = 0; k < w.events.size(); ++k) {
+      WriteSet::EventRow row{&id, &w.events[k]};
+      const int element = w.event_elements[k];
+      if (element >= 0) {
         const ElementRecord& rec = elements[element];
-        key.set(i, storage::text_datum(*rec.idempotency_key));
-        fp.set(i, storage::bytea_datum(rec.fingerprint->data(), rec.fingerprint->size()));
-        if (rec.metadata_null)
-          metadata.set_null(i);
-        else
-          metadata.set(i, rec.metadata);
+        row.idempotency_key = rec.idempotency_key;
+        row.fingerprint = rec.fingerprint;
+        row.metadata = rec.metadata;
+        row.metadata_null = rec.metadata_null;
       }
+      set.events.push_back(row);
     }
-    Datum args[12] = {wallet.build(),   seq.build(),        kind.build(), amount.build(),
-                      rid.build(),      key.build(),        fp.build(),   balance.build(),
-                      reserved.build(), expires_at.build(), at.build(),   metadata.build()};
-    try {
-      run(q_insert_events, args, nullptr, false);
-    } catch (const PgError& err) {
-      if (err.sqlerrcode() == ERRCODE_UNIQUE_VIOLATION)
-        throw core::LedgerError(core::sqlstate::serialization_failure,
-                                "could not serialize access due to a concurrent write",
-                                "Another transaction wrote the same event concurrently.",
-                                "Retry the call with the same idempotency keys.");
-      throw;
-    }
+    for (const auto& [res_id, inserted] : w.changed_reservations)
+      (inserted ? set.inserted : set.updated).push_back({&id, &w.reservations.at(res_id)});
   }
-
-  if (n_new > 0) {
-    ArrayColumn wallet(TEXTOID, n_new), rid(UUIDOID, n_new), amount(INT8OID, n_new),
-        captured(INT8OID, n_new), state(TEXTOID, n_new), expires_at(TIMESTAMPTZOID, n_new),
-        created_at(TIMESTAMPTZOID, n_new), updated_at(TIMESTAMPTZOID, n_new);
-    std::size_t i = 0;
-    for (const auto& [id, w] : wallets)
-      for (const auto& [res_id, inserted] : w.changed_reservations) {
-        if (!inserted) continue;
-        const core::Reservation& r = w.reservations.at(res_id);
-        wallet.set(i, storage::text_datum(id));
-        rid.set(i, storage::uuid_datum(r.id));
-        amount.set(i, Int64GetDatum(r.amount));
-        captured.set(i, Int64GetDatum(r.captured));
-        state.set(i, storage::text_datum(core::to_string(r.state)));
-        expires_at.set(i, TimestampTzGetDatum(r.expires_at));
-        created_at.set(i, TimestampTzGetDatum(r.created_at));
-        updated_at.set(i, TimestampTzGetDatum(r.updated_at));
-        ++i;
-      }
-    Datum args[8] = {wallet.build(), rid.build(),        amount.build(),     captured.build(),
-                     state.build(),  expires_at.build(), created_at.build(), updated_at.build()};
-    run(q_insert_reservations, args, nullptr, false);
-  }
-
-  if (n_changed > 0) {
-    ArrayColumn wallet(TEXTOID, n_changed), rid(UUIDOID, n_changed), captured(INT8OID, n_changed),
-        state(TEXTOID, n_changed), expires_at(TIMESTAMPTZOID, n_changed),
-        updated_at(TIMESTAMPTZOID, n_changed);
-    std::size_t i = 0;
-    for (const auto& [id, w] : wallets)
-      for (const auto& [res_id, inserted] : w.changed_reservations) {
-        if (inserted) continue;
-        const core::Reservation& r = w.reservations.at(res_id);
-        wallet.set(i, storage::text_datum(id));
-        rid.set(i, storage::uuid_datum(r.id));
-        captured.set(i, Int64GetDatum(r.captured));
-        state.set(i, storage::text_datum(core::to_string(r.state)));
-        expires_at.set(i, TimestampTzGetDatum(r.expires_at));
-        updated_at.set(i, TimestampTzGetDatum(r.updated_at));
-        ++i;
-      }
-    Datum args[6] = {wallet.build(), rid.build(),        captured.build(),
-                     state.build(),  expires_at.build(), updated_at.build()};
-    if (run(q_update_reservations, args, nullptr, false) != n_changed)
-      throw core::LedgerError(core::sqlstate::internal_error,
-                              "reservation row vanished during a write");
-  }
+  if (!set.wallets.empty()) write(set);
 }
 
 }  // namespace baseledger::pg::batch_storage

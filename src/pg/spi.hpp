@@ -16,14 +16,20 @@ using core::Micros;
 struct Query {
   const char* sql;
   int nargs;
-  Oid types[16];
+  Oid types[32];
   SPIPlanPtr plan;
+  // Single-row statements are planned once (a generic plan): left to itself
+  // the plan cache may keep re-planning them on every call. Statements over
+  // arrays use CURSOR_OPT_CUSTOM_PLAN instead: their cost is amortized over
+  // many rows, and a generic join plan made while a table was small would
+  // keep scanning it whole once it has grown.
+  int cursor_options = CURSOR_OPT_GENERIC_PLAN;
 };
 
 // Must run inside pg_call: prepares the plan on first use.
 inline SPIPlanPtr plan_of(Query& q) {
   if (q.plan == nullptr) {
-    SPIPlanPtr plan = SPI_prepare(q.sql, q.nargs, q.types);
+    SPIPlanPtr plan = SPI_prepare_cursor(q.sql, q.nargs, q.types, q.cursor_options);
     if (plan == nullptr)
       elog(ERROR, "baseledger: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     SPI_keepplan(plan);

@@ -7,6 +7,7 @@
 #include "core/errors.hpp"
 #include "pg/error_wall.hpp"
 #include "pg/spi.hpp"
+#include "pg/write_set.hpp"
 
 namespace baseledger::pg::storage {
 
@@ -31,6 +32,29 @@ Query q_wallet_rr = {
     1,
     {TEXTOID},
     nullptr};
+// Everything a single write reads, in one statement: the wallet, the event
+// that already used the key, the reservation the call names, and how many of
+// the wallet's holds have lapsed by the time of its next event.
+#define WRITE_CONTEXT_SQL(lock)                                                             \
+  "SELECT w.unit, w.balance, w.reserved, w.active_reservations, w.last_seq, w.last_at, "    \
+  "k.seq, k.kind::text, k.amount, k.reservation_id, k.balance, k.reserved, k.expires_at, "  \
+  "k.at, k.fingerprint, "                                                                   \
+  "t.reservation_id, t.amount, t.captured, t.expires_at, t.created_at, t.updated_at, "      \
+  "t.state::text, "                                                                         \
+  "(SELECT count(*) FROM ledger.reservations d WHERE d.wallet_id = w.wallet_id "            \
+  "AND d.state = 'active' AND d.expires_at <= "                                             \
+  "greatest($4, w.last_at + interval '1 microsecond')) "                                    \
+  "FROM ledger.wallets w "                                                                  \
+  "LEFT JOIN ledger.events k ON k.wallet_id = w.wallet_id AND k.idempotency_key = $2 "      \
+  "LEFT JOIN ledger.reservations t ON t.wallet_id = w.wallet_id AND t.reservation_id = $3 " \
+  "WHERE w.wallet_id = $1" lock
+Query q_write_context_rc = {
+    WRITE_CONTEXT_SQL(""), 4, {TEXTOID, TEXTOID, UUIDOID, TIMESTAMPTZOID}, nullptr};
+Query q_write_context_rr = {WRITE_CONTEXT_SQL(" FOR NO KEY UPDATE OF w"),
+                            4,
+                            {TEXTOID, TEXTOID, UUIDOID, TIMESTAMPTZOID},
+                            nullptr};
+#undef WRITE_CONTEXT_SQL
 Query q_insert_wallet = {
     "INSERT INTO ledger.wallets (wallet_id, unit, created_at, metadata) "
     "VALUES ($1, $2, $3, $4) ON CONFLICT (wallet_id) DO NOTHING",
@@ -55,33 +79,6 @@ Query q_reservation = {
     "FROM ledger.reservations WHERE wallet_id = $1 AND reservation_id = $2",
     2,
     {TEXTOID, UUIDOID},
-    nullptr};
-Query q_update_wallet = {
-    "UPDATE ledger.wallets SET balance = $2, reserved = $3, active_reservations = $4, "
-    "last_seq = $5, last_at = $6 WHERE wallet_id = $1",
-    6,
-    {TEXTOID, INT8OID, INT8OID, INT4OID, INT8OID, TIMESTAMPTZOID},
-    nullptr};
-Query q_insert_event = {
-    "INSERT INTO ledger.events (wallet_id, seq, kind, amount, reservation_id, idempotency_key, "
-    "fingerprint, balance, reserved, expires_at, at, metadata) "
-    "VALUES ($1, $2, $3::ledger.event_kind, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    12,
-    {TEXTOID, INT8OID, TEXTOID, INT8OID, UUIDOID, TEXTOID, BYTEAOID, INT8OID, INT8OID,
-     TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID},
-    nullptr};
-Query q_insert_reservation = {
-    "INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
-    "expires_at, created_at, updated_at) "
-    "VALUES ($1, $2, $3, $4, $5::ledger.reservation_state, $6, $7, $8)",
-    8,
-    {TEXTOID, UUIDOID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
-    nullptr};
-Query q_update_reservation = {
-    "UPDATE ledger.reservations SET captured = $3, state = $4::ledger.reservation_state, "
-    "expires_at = $5, updated_at = $6 WHERE wallet_id = $1 AND reservation_id = $2",
-    6,
-    {TEXTOID, UUIDOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
     nullptr};
 Query q_balance = {
     "SELECT w.unit, w.balance, w.reserved, w.active_reservations, w.last_seq, w.last_at, "
@@ -172,14 +169,15 @@ std::optional<WalletRow> decode_wallet_row() {
 
 // Decodes reservation columns 1..6 (id, amount, captured, expires, created, updated)
 // and, when state_col is not 0, the state.
-void decode_reservation(const Row& r, core::Reservation* out, int state_col, char** state) {
+void decode_reservation(const Row& r, core::Reservation* out, int state_col, char** state,
+                        int first = 1) {
   bool present;
-  r.uuid_at(1, &out->id, &present);
-  out->amount = r.int64_at(2);
-  out->captured = r.int64_at(3);
-  r.timestamp_at(4, &out->expires_at);
-  r.timestamp_at(5, &out->created_at);
-  r.timestamp_at(6, &out->updated_at);
+  r.uuid_at(first, &out->id, &present);
+  out->amount = r.int64_at(first + 1);
+  out->captured = r.int64_at(first + 2);
+  r.timestamp_at(first + 3, &out->expires_at);
+  r.timestamp_at(first + 4, &out->created_at);
+  r.timestamp_at(first + 5, &out->updated_at);
   if (state_col) *state = r.cstring_at(state_col);
 }
 
@@ -209,19 +207,28 @@ Datum int64_datum(int64 v) {
 
 // Decodes event columns seq, kind, amount, reservation_id, balance, reserved,
 // expires_at, at starting at column 1.
-void decode_event(const Row& r, core::Event* e, char** kind) {
-  e->seq = r.int64_at(1);
-  *kind = r.cstring_at(2);
-  e->amount = r.int64_at(3);
+void decode_event(const Row& r, core::Event* e, char** kind, int first = 1) {
+  e->seq = r.int64_at(first);
+  *kind = r.cstring_at(first + 1);
+  e->amount = r.int64_at(first + 2);
   bool has_rid;
   core::Uuid rid;
-  r.uuid_at(4, &rid, &has_rid);
+  r.uuid_at(first + 3, &rid, &has_rid);
   if (has_rid) e->reservation_id = rid;
-  e->balance = r.int64_at(5);
-  e->reserved = r.int64_at(6);
+  e->balance = r.int64_at(first + 4);
+  e->reserved = r.int64_at(first + 5);
   Micros expires_at;
-  if (r.timestamp_at(7, &expires_at)) e->expires_at = expires_at;
-  r.timestamp_at(8, &e->at);
+  if (r.timestamp_at(first + 6, &expires_at)) e->expires_at = expires_at;
+  r.timestamp_at(first + 7, &e->at);
+}
+
+// Copies a bytea fingerprint column into out when it has the right size.
+void decode_fingerprint(const Row& r, int col, core::Fingerprint* out) {
+  bool isnull;
+  Datum d = r.get(col, &isnull);
+  if (isnull) return;
+  bytea* b = DatumGetByteaPP(d);
+  if (VARSIZE_ANY_EXHDR(b) == out->size()) std::memcpy(out->data(), VARDATA_ANY(b), out->size());
 }
 
 }  // namespace
@@ -270,6 +277,47 @@ std::optional<WalletRow> load_wallet_for_write(const std::string& wallet_id) {
   return decode_wallet_row();
 }
 
+std::optional<WriteContext> load_write_context(const std::string& wallet_id, const std::string& key,
+                                               const std::optional<core::Uuid>& target,
+                                               Micros clock) {
+  Datum args[4] = {text_datum(wallet_id), text_datum(key), target ? uuid_datum(*target) : 0,
+                   TimestampTzGetDatum(clock)};
+  const char nulls[4] = {' ', ' ', target ? ' ' : 'n', ' '};
+  Query& q = IsolationUsesXactSnapshot() ? q_write_context_rr : q_write_context_rc;
+  if (run(q, args, nulls, false) == 0) return std::nullopt;
+  WriteContext out;
+  out.wallet = *decode_wallet_row();
+  char* kind = nullptr;
+  char* state = nullptr;
+  bool has_key = false, has_target = false;
+  KeyedEvent known;
+  core::Reservation r;
+  pg_try([&] {
+    Row row0 = row(0);
+    bool isnull;
+    row0.get(7, &isnull);
+    has_key = !isnull;
+    if (has_key) {
+      decode_event(row0, &known.event, &kind, 7);
+      decode_fingerprint(row0, 15, &known.fingerprint);
+    }
+    row0.get(16, &isnull);
+    has_target = !isnull;
+    if (has_target) decode_reservation(row0, &r, 22, &state, 16);
+    out.due_count = row0.int64_at(23);
+  });
+  if (has_key) {
+    known.event.kind = event_kind_of(kind);
+    known.event.from_command = true;
+    out.prior = known;
+  }
+  if (has_target) {
+    r.state = state_of(state);
+    out.target = r;
+  }
+  return out;
+}
+
 bool wallet_created_after_snapshot(const std::string& wallet_id) {
   if (!IsolationUsesXactSnapshot()) return false;
   Datum args[1] = {text_datum(wallet_id)};
@@ -294,18 +342,13 @@ std::optional<KeyedEvent> find_event_by_key(const std::string& wallet_id, const 
   if (run(q_find_key, args, nullptr, false) == 0) return std::nullopt;
   KeyedEvent out;
   char* kind = nullptr;
-  bytea* fp = nullptr;
   pg_try([&] {
     Row r = row(0);
     decode_event(r, &out.event, &kind);
-    bool isnull;
-    Datum d = r.get(9, &isnull);
-    if (!isnull) fp = DatumGetByteaPP(d);
+    decode_fingerprint(r, 9, &out.fingerprint);
   });
   out.event.kind = event_kind_of(kind);
   out.event.from_command = true;
-  if (fp != nullptr && VARSIZE_ANY_EXHDR(fp) == out.fingerprint.size())
-    std::memcpy(out.fingerprint.data(), VARDATA_ANY(fp), out.fingerprint.size());
   return out;
 }
 
@@ -324,93 +367,22 @@ std::optional<core::Reservation> load_reservation(const std::string& wallet_id,
 
 void persist(const std::string& wallet_id, const core::Decision& decision,
              const CommandRecord& command) {
-  const Datum wallet = text_datum(wallet_id);
-  const core::WalletState& w = decision.wallet;
-
-  // The projection first: under REPEATABLE READ a concurrent change surfaces
-  // here as 40001 before any unique index could report a raw 23505.
-  {
-    Datum args[6] = {wallet,
-                     int64_datum(w.balance),
-                     int64_datum(w.reserved),
-                     Int32GetDatum(static_cast<int32>(w.active_reservations)),
-                     int64_datum(w.last_seq),
-                     TimestampTzGetDatum(w.last_at.value_or(0))};
-    const char nulls[6] = {' ', ' ', ' ', ' ', ' ', w.last_at ? ' ' : 'n'};
-    if (run(q_update_wallet, args, nulls, false) != 1)
-      throw core::LedgerError(core::sqlstate::internal_error, "wallet row vanished during a write");
-  }
-
+  WriteSet set;
+  set.wallets.push_back({&wallet_id, decision.wallet});
   for (const core::Event& e : decision.events) {
-    const bool cmd = e.from_command;
-    Datum key = cmd && command.idempotency_key ? text_datum(*command.idempotency_key) : 0;
-    Datum fp = 0;
-    if (cmd && command.fingerprint) {
-      const core::Fingerprint* f = command.fingerprint;
-      fp = bytea_datum(f->data(), f->size());
+    WriteSet::EventRow row{&wallet_id, &e};
+    if (e.from_command) {
+      row.idempotency_key = command.idempotency_key;
+      row.fingerprint = command.fingerprint;
+      row.metadata = command.metadata;
+      row.metadata_null = command.metadata_null;
     }
-    Datum args[12] = {wallet,
-                      int64_datum(e.seq),
-                      text_datum(core::to_string(e.kind)),
-                      int64_datum(e.amount),
-                      e.reservation_id ? uuid_datum(*e.reservation_id) : 0,
-                      key,
-                      fp,
-                      int64_datum(e.balance),
-                      int64_datum(e.reserved),
-                      TimestampTzGetDatum(e.expires_at.value_or(0)),
-                      TimestampTzGetDatum(e.at),
-                      cmd ? command.metadata : 0};
-    const char nulls[12] = {' ',
-                            ' ',
-                            ' ',
-                            ' ',
-                            e.reservation_id ? ' ' : 'n',
-                            key ? ' ' : 'n',
-                            fp ? ' ' : 'n',
-                            ' ',
-                            ' ',
-                            e.expires_at ? ' ' : 'n',
-                            ' ',
-                            cmd && !command.metadata_null ? ' ' : 'n'};
-    try {
-      run(q_insert_event, args, nulls, false);
-    } catch (const PgError& err) {
-      // The wallet lock makes this unreachable for callers that follow the
-      // protocol; should it happen, the caller retries and gets a replay.
-      if (err.sqlerrcode() == ERRCODE_UNIQUE_VIOLATION)
-        throw core::LedgerError(core::sqlstate::serialization_failure,
-                                "could not serialize access due to a concurrent write",
-                                "Another transaction wrote the same event concurrently.",
-                                "Retry the call with the same idempotency key.");
-      throw;
-    }
+    set.events.push_back(row);
   }
-
-  for (std::size_t i = 0; i < decision.reservations.size(); ++i) {
-    const core::Reservation& r = decision.reservations[i];
-    if (decision.reservation_is_new[i]) {
-      Datum args[8] = {wallet,
-                       uuid_datum(r.id),
-                       int64_datum(r.amount),
-                       int64_datum(r.captured),
-                       text_datum(core::to_string(r.state)),
-                       TimestampTzGetDatum(r.expires_at),
-                       TimestampTzGetDatum(r.created_at),
-                       TimestampTzGetDatum(r.updated_at)};
-      run(q_insert_reservation, args, nullptr, false);
-    } else {
-      Datum args[6] = {wallet,
-                       uuid_datum(r.id),
-                       int64_datum(r.captured),
-                       text_datum(core::to_string(r.state)),
-                       TimestampTzGetDatum(r.expires_at),
-                       TimestampTzGetDatum(r.updated_at)};
-      if (run(q_update_reservation, args, nullptr, false) != 1)
-        throw core::LedgerError(core::sqlstate::internal_error,
-                                "reservation row vanished during a write");
-    }
-  }
+  for (std::size_t i = 0; i < decision.reservations.size(); ++i)
+    (decision.reservation_is_new[i] ? set.inserted : set.updated)
+        .push_back({&wallet_id, &decision.reservations[i]});
+  write(set);
 }
 
 std::optional<BalanceRow> load_balance(const std::string& wallet_id, Micros now, bool read_only) {

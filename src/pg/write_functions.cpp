@@ -60,12 +60,13 @@ Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
   const core::Fingerprint fingerprint = core::fingerprint(call.command);
   storage::connect();
   lock_wallet(core::wallet_lock_key(call.wallet_id));
-  std::optional<storage::WalletRow> wallet = storage::load_wallet_for_write(call.wallet_id);
-  if (!wallet) wallet_not_found(call.wallet_id);
+  const core::Micros clock = clock_now();
+  std::optional<storage::WriteContext> context =
+      storage::load_write_context(call.wallet_id, call.key, call.command.reservation_id, clock);
+  if (!context) wallet_not_found(call.wallet_id);
 
   // The idempotency shield: a known key replays its event or is refused.
-  if (std::optional<storage::KeyedEvent> prior =
-          storage::find_event_by_key(call.wallet_id, call.key)) {
+  if (const std::optional<storage::KeyedEvent>& prior = context->prior) {
     if (prior->fingerprint != fingerprint)
       throw LedgerError(
           sqlstate::idempotency_conflict, "idempotency key already used with different arguments",
@@ -79,12 +80,12 @@ Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
   }
 
   core::WriteInput input;
-  input.wallet = wallet->state;
-  input.clock = clock_now();
-  const core::Micros now = core::next_event_time(input.wallet, input.clock);
-  input.due = storage::load_due(call.wallet_id, now, std::numeric_limits<std::int64_t>::max());
-  if (call.command.reservation_id)
-    input.target = storage::load_reservation(call.wallet_id, *call.command.reservation_id);
+  input.wallet = context->wallet.state;
+  input.clock = clock;
+  input.target = context->target;
+  if (context->due_count > 0)
+    input.due = storage::load_due(call.wallet_id, core::next_event_time(input.wallet, clock),
+                                  std::numeric_limits<std::int64_t>::max());
   if (call.command.kind == EventKind::reserve) input.new_reservation_id = new_reservation_id();
 
   const core::Decision decision = core::decide(input, &call.command);

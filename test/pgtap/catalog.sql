@@ -18,7 +18,7 @@ RESET client_min_messages;
 -- Types are compared as format_type() prints them: unqualified when visible.
 SET search_path = ledger, public;
 
-SELECT plan(105);
+SELECT plan(103);
 
 -- ---------------------------------------------------------------- schema
 
@@ -149,20 +149,13 @@ SELECT results_eq($$
 $$, $$ VALUES ('events_idempotency_key', 'UNIQUE (wallet_id, idempotency_key)') $$,
   'the only UNIQUE constraint of ledger.events is events_idempotency_key (wallet_id, idempotency_key)');
 
--- Indexes on reservations: the key and two partial indexes over active holds.
+-- Indexes on reservations: the key and one partial index over active holds.
 SELECT indexes_are('ledger', 'reservations',
-  ARRAY['reservations_pkey', 'reservations_due', 'reservations_wallet_active'],
-  'ledger.reservations has exactly its key and the two indexes of due holds');
-SELECT has_index('ledger', 'reservations', 'reservations_due', ARRAY['expires_at'],
-                 'index reservations_due is on (expires_at)');
+  ARRAY['reservations_pkey', 'reservations_wallet_active'],
+  'ledger.reservations has exactly its key and the index of active holds');
 SELECT has_index('ledger', 'reservations', 'reservations_wallet_active',
                  ARRAY['wallet_id', 'expires_at'],
                  'index reservations_wallet_active is on (wallet_id, expires_at)');
-SELECT is(
-  (SELECT pg_get_expr(i.indpred, i.indrelid) FROM pg_index i
-    WHERE i.indexrelid = 'ledger.reservations_due'::regclass),
-  '(state = ''active''::reservation_state)',
-  'index reservations_due is partial: WHERE state = ''active''');
 SELECT is(
   (SELECT pg_get_expr(i.indpred, i.indrelid) FROM pg_index i
     WHERE i.indexrelid = 'ledger.reservations_wallet_active'::regclass),

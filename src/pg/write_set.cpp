@@ -1,0 +1,275 @@
+// One statement for all of a call's writes: data-modifying CTEs over arrays.
+#include "pg/write_set.hpp"
+
+#include "core/errors.hpp"
+#include "pg/array_column.hpp"
+#include "pg/error_wall.hpp"
+#include "pg/spi.hpp"
+#include "pg/storage.hpp"
+
+namespace baseledger::pg {
+
+namespace {
+
+Datum timestamp_datum(const core::Micros& t) {
+  return TimestampTzGetDatum(t);
+}
+
+spi::Query q_write = {
+    "WITH w AS ("
+    "  UPDATE ledger.wallets w SET balance = u.balance, reserved = u.reserved, "
+    "    active_reservations = u.active, last_seq = u.last_seq, last_at = u.last_at "
+    "  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::integer[], $5::bigint[], "
+    "    $6::timestamptz[]) AS u(wallet_id, balance, reserved, active, last_seq, last_at) "
+    "  WHERE w.wallet_id = u.wallet_id RETURNING 1"
+    "), e AS ("
+    "  INSERT INTO ledger.events (wallet_id, seq, kind, amount, reservation_id, "
+    "    idempotency_key, fingerprint, balance, reserved, expires_at, at, metadata) "
+    "  SELECT wallet_id, seq, kind::ledger.event_kind, amount, reservation_id, idempotency_key, "
+    "    fingerprint, balance, reserved, expires_at, at, metadata "
+    "  FROM unnest($7::text[], $8::bigint[], $9::text[], $10::bigint[], $11::uuid[], "
+    "    $12::text[], $13::bytea[], $14::bigint[], $15::bigint[], $16::timestamptz[], "
+    "    $17::timestamptz[], $18::jsonb[]) AS e(wallet_id, seq, kind, amount, reservation_id, "
+    "    idempotency_key, fingerprint, balance, reserved, expires_at, at, metadata) "
+    "  RETURNING 1"
+    "), ri AS ("
+    "  INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
+    "    expires_at, created_at, updated_at) "
+    "  SELECT wallet_id, reservation_id, amount, captured, state::ledger.reservation_state, "
+    "    expires_at, created_at, updated_at "
+    "  FROM unnest($19::text[], $20::uuid[], $21::bigint[], $22::bigint[], $23::text[], "
+    "    $24::timestamptz[], $25::timestamptz[], $26::timestamptz[]) AS r(wallet_id, "
+    "    reservation_id, amount, captured, state, expires_at, created_at, updated_at) "
+    "  RETURNING 1"
+    "), ru AS ("
+    "  UPDATE ledger.reservations r SET captured = u.captured, "
+    "    state = u.state::ledger.reservation_state, expires_at = u.expires_at, "
+    "    updated_at = u.updated_at "
+    "  FROM unnest($27::text[], $28::uuid[], $29::bigint[], $30::text[], $31::timestamptz[], "
+    "    $32::timestamptz[]) AS u(wallet_id, reservation_id, captured, state, expires_at, "
+    "    updated_at) "
+    "  WHERE r.wallet_id = u.wallet_id AND r.reservation_id = u.reservation_id RETURNING 1"
+    ") SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM e), (SELECT count(*) FROM ri), "
+    "(SELECT count(*) FROM ru)",
+    32,
+    {TEXTARRAYOID,        INT8ARRAYOID,        INT8ARRAYOID,        INT4ARRAYOID,
+     INT8ARRAYOID,        TIMESTAMPTZARRAYOID, TEXTARRAYOID,        INT8ARRAYOID,
+     TEXTARRAYOID,        INT8ARRAYOID,        UUIDARRAYOID,        TEXTARRAYOID,
+     BYTEAARRAYOID,       INT8ARRAYOID,        INT8ARRAYOID,        TIMESTAMPTZARRAYOID,
+     TIMESTAMPTZARRAYOID, JSONBARRAYOID,       TEXTARRAYOID,        UUIDARRAYOID,
+     INT8ARRAYOID,        INT8ARRAYOID,        TEXTARRAYOID,        TIMESTAMPTZARRAYOID,
+     TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,        UUIDARRAYOID,
+     INT8ARRAYOID,        TEXTARRAYOID,        TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
+
+// The common case, one event and at most one reservation row: one statement
+// with plain parameters and a plan kept for the life of the backend.
+spi::Query q_write_one = {
+    "WITH w AS ("
+    "  UPDATE ledger.wallets SET balance = $2, reserved = $3, active_reservations = $4, "
+    "    last_seq = $5, last_at = $6 WHERE wallet_id = $1 RETURNING 1"
+    "), e AS ("
+    "  INSERT INTO ledger.events (wallet_id, seq, kind, amount, reservation_id, "
+    "    idempotency_key, fingerprint, balance, reserved, expires_at, at, metadata) "
+    "  VALUES ($1, $7, $8::ledger.event_kind, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    "), ri AS ("
+    "  INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
+    "    expires_at, created_at, updated_at) "
+    "  SELECT $1, $10, $18, $19, $20::ledger.reservation_state, $21, $22, $23 WHERE $24"
+    "), ru AS ("
+    "  UPDATE ledger.reservations SET captured = $19, "
+    "    state = $20::ledger.reservation_state, expires_at = $21, updated_at = $23 "
+    "  WHERE $25 AND wallet_id = $1 AND reservation_id = $10 RETURNING 1"
+    ") SELECT (SELECT count(*) FROM w), 1, 0, (SELECT count(*) FROM ru)",
+    25,
+    {TEXTOID,        INT8OID,        INT8OID,  INT4OID, INT8OID,  TIMESTAMPTZOID, INT8OID,
+     TEXTOID,        INT8OID,        UUIDOID,  TEXTOID, BYTEAOID, INT8OID,        INT8OID,
+     TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, INT8OID, INT8OID,  TEXTOID,        TIMESTAMPTZOID,
+     TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID,  BOOLOID},
+    nullptr};
+
+// Arguments of q_write_one; returns false when the set does not fit it.
+bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
+  if (set.wallets.size() != 1 || set.events.size() != 1 ||
+      set.inserted.size() + set.updated.size() > 1)
+    return false;
+  const WriteSet::Wallet& w = set.wallets[0];
+  const WriteSet::EventRow& row = set.events[0];
+  const core::Event& e = *row.event;
+  const WriteSet::ReservationRow* res = !set.inserted.empty()  ? &set.inserted[0]
+                                        : !set.updated.empty() ? &set.updated[0]
+                                                               : nullptr;
+  std::fill(nulls, nulls + 25, ' ');
+  args[0] = storage::text_datum(*w.wallet_id);
+  args[1] = Int64GetDatum(w.state.balance);
+  args[2] = Int64GetDatum(w.state.reserved);
+  args[3] = Int32GetDatum(static_cast<int32>(w.state.active_reservations));
+  args[4] = Int64GetDatum(w.state.last_seq);
+  args[5] = TimestampTzGetDatum(w.state.last_at.value_or(0));
+  if (!w.state.last_at) nulls[5] = 'n';
+  args[6] = Int64GetDatum(e.seq);
+  args[7] = storage::text_datum(core::to_string(e.kind));
+  args[8] = Int64GetDatum(e.amount);
+  if (e.reservation_id)
+    args[9] = storage::uuid_datum(*e.reservation_id);
+  else
+    nulls[9] = 'n';
+  if (row.idempotency_key)
+    args[10] = storage::text_datum(*row.idempotency_key);
+  else
+    nulls[10] = 'n';
+  if (row.fingerprint)
+    args[11] = storage::bytea_datum(row.fingerprint->data(), row.fingerprint->size());
+  else
+    nulls[11] = 'n';
+  args[12] = Int64GetDatum(e.balance);
+  args[13] = Int64GetDatum(e.reserved);
+  args[14] = TimestampTzGetDatum(e.expires_at.value_or(0));
+  if (!e.expires_at) nulls[14] = 'n';
+  args[15] = TimestampTzGetDatum(e.at);
+  args[16] = row.metadata;
+  if (row.metadata_null) nulls[16] = 'n';
+  const core::Reservation* r = res ? res->reservation : nullptr;
+  if (r && (!e.reservation_id || r->id != *e.reservation_id)) return false;
+  args[17] = Int64GetDatum(r ? r->amount : 0);
+  args[18] = Int64GetDatum(r ? r->captured : 0);
+  args[19] = storage::text_datum(core::to_string(r ? r->state : core::ReservationState::active));
+  args[20] = TimestampTzGetDatum(r ? r->expires_at : 0);
+  args[21] = TimestampTzGetDatum(r ? r->created_at : 0);
+  args[22] = TimestampTzGetDatum(r ? r->updated_at : 0);
+  args[23] = BoolGetDatum(!set.inserted.empty());
+  args[24] = BoolGetDatum(!set.updated.empty());
+  return true;
+}
+
+[[noreturn]] void vanished(const char* what) {
+  throw core::LedgerError(core::sqlstate::internal_error,
+                          std::string(what) + " row vanished during a write");
+}
+
+}  // namespace
+
+// Arguments of q_write: one array per column.
+static void array_args(const WriteSet& set, Datum* args) {
+  {
+    const std::size_t n = set.wallets.size();
+    ArrayColumn id(TEXTOID, n), balance(INT8OID, n), reserved(INT8OID, n), active(INT4OID, n),
+        last_seq(INT8OID, n), last_at(TIMESTAMPTZOID, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const WriteSet::Wallet& w = set.wallets[i];
+      id.set(i, storage::text_datum(*w.wallet_id));
+      balance.set(i, Int64GetDatum(w.state.balance));
+      reserved.set(i, Int64GetDatum(w.state.reserved));
+      active.set(i, Int32GetDatum(static_cast<int32>(w.state.active_reservations)));
+      last_seq.set(i, Int64GetDatum(w.state.last_seq));
+      last_at.set_optional(i, w.state.last_at, timestamp_datum);
+    }
+    Datum cols[6] = {id.build(),     balance.build(),  reserved.build(),
+                     active.build(), last_seq.build(), last_at.build()};
+    std::copy(cols, cols + 6, args);
+  }
+  {
+    const std::size_t n = set.events.size();
+    ArrayColumn wallet(TEXTOID, n), seq(INT8OID, n), kind(TEXTOID, n), amount(INT8OID, n),
+        rid(UUIDOID, n), key(TEXTOID, n), fp(BYTEAOID, n), balance(INT8OID, n),
+        reserved(INT8OID, n), expires_at(TIMESTAMPTZOID, n), at(TIMESTAMPTZOID, n),
+        metadata(JSONBOID, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const WriteSet::EventRow& row = set.events[i];
+      const core::Event& e = *row.event;
+      wallet.set(i, storage::text_datum(*row.wallet_id));
+      seq.set(i, Int64GetDatum(e.seq));
+      kind.set(i, storage::text_datum(core::to_string(e.kind)));
+      amount.set(i, Int64GetDatum(e.amount));
+      rid.set_optional(i, e.reservation_id, storage::uuid_datum);
+      balance.set(i, Int64GetDatum(e.balance));
+      reserved.set(i, Int64GetDatum(e.reserved));
+      expires_at.set_optional(i, e.expires_at, timestamp_datum);
+      at.set(i, TimestampTzGetDatum(e.at));
+      if (row.idempotency_key)
+        key.set(i, storage::text_datum(*row.idempotency_key));
+      else
+        key.set_null(i);
+      if (row.fingerprint)
+        fp.set(i, storage::bytea_datum(row.fingerprint->data(), row.fingerprint->size()));
+      else
+        fp.set_null(i);
+      if (row.metadata_null)
+        metadata.set_null(i);
+      else
+        metadata.set(i, row.metadata);
+    }
+    Datum cols[12] = {wallet.build(),   seq.build(),        kind.build(), amount.build(),
+                      rid.build(),      key.build(),        fp.build(),   balance.build(),
+                      reserved.build(), expires_at.build(), at.build(),   metadata.build()};
+    std::copy(cols, cols + 12, args + 6);
+  }
+  {
+    const std::size_t n = set.inserted.size();
+    ArrayColumn wallet(TEXTOID, n), rid(UUIDOID, n), amount(INT8OID, n), captured(INT8OID, n),
+        state(TEXTOID, n), expires_at(TIMESTAMPTZOID, n), created_at(TIMESTAMPTZOID, n),
+        updated_at(TIMESTAMPTZOID, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const core::Reservation& r = *set.inserted[i].reservation;
+      wallet.set(i, storage::text_datum(*set.inserted[i].wallet_id));
+      rid.set(i, storage::uuid_datum(r.id));
+      amount.set(i, Int64GetDatum(r.amount));
+      captured.set(i, Int64GetDatum(r.captured));
+      state.set(i, storage::text_datum(core::to_string(r.state)));
+      expires_at.set(i, TimestampTzGetDatum(r.expires_at));
+      created_at.set(i, TimestampTzGetDatum(r.created_at));
+      updated_at.set(i, TimestampTzGetDatum(r.updated_at));
+    }
+    Datum cols[8] = {wallet.build(), rid.build(),        amount.build(),     captured.build(),
+                     state.build(),  expires_at.build(), created_at.build(), updated_at.build()};
+    std::copy(cols, cols + 8, args + 18);
+  }
+  {
+    const std::size_t n = set.updated.size();
+    ArrayColumn wallet(TEXTOID, n), rid(UUIDOID, n), captured(INT8OID, n), state(TEXTOID, n),
+        expires_at(TIMESTAMPTZOID, n), updated_at(TIMESTAMPTZOID, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const core::Reservation& r = *set.updated[i].reservation;
+      wallet.set(i, storage::text_datum(*set.updated[i].wallet_id));
+      rid.set(i, storage::uuid_datum(r.id));
+      captured.set(i, Int64GetDatum(r.captured));
+      state.set(i, storage::text_datum(core::to_string(r.state)));
+      expires_at.set(i, TimestampTzGetDatum(r.expires_at));
+      updated_at.set(i, TimestampTzGetDatum(r.updated_at));
+    }
+    Datum cols[6] = {wallet.build(), rid.build(),        captured.build(),
+                     state.build(),  expires_at.build(), updated_at.build()};
+    std::copy(cols, cols + 6, args + 26);
+  }
+}
+
+void write(const WriteSet& set) {
+  Datum args[32];
+  char nulls[32];
+  const bool one = one_row_args(set, args, nulls);
+  if (!one) array_args(set, args);
+
+  struct Counts {
+    int64 wallets, events, inserted, updated;
+  };
+  Counts counts{};
+  try {
+    spi::run(one ? q_write_one : q_write, args, one ? nulls : nullptr, false);
+    pg_try([&] {
+      spi::Row r = spi::row(0);
+      counts = Counts{r.int64_at(1), r.int64_at(2), r.int64_at(3), r.int64_at(4)};
+    });
+  } catch (const PgError& err) {
+    if (err.sqlerrcode() == ERRCODE_UNIQUE_VIOLATION)
+      throw core::LedgerError(core::sqlstate::serialization_failure,
+                              "could not serialize access due to a concurrent write",
+                              "Another transaction wrote the same event concurrently.",
+                              "Retry the call with the same idempotency key.");
+    throw;
+  }
+  if (counts.wallets != static_cast<int64>(set.wallets.size())) vanished("wallet");
+  if (counts.updated != static_cast<int64>(set.updated.size())) vanished("reservation");
+}
+
+}  // namespace baseledger::pg

@@ -1,0 +1,46 @@
+// Everything one call writes, stored with a single SQL statement: the wallet
+// projections, the events, and the reservations inserted or updated. Single
+// calls and batches both end here.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/fingerprint.hpp"
+#include "core/types.hpp"
+#include "pg/postgres_headers.hpp"
+
+namespace baseledger::pg {
+
+struct WriteSet {
+  struct Wallet {
+    const std::string* wallet_id;
+    core::WalletState state;
+  };
+  struct EventRow {
+    const std::string* wallet_id;
+    const core::Event* event;
+    // The client's request, for the command's event; null for expire events.
+    const std::string* idempotency_key = nullptr;
+    const core::Fingerprint* fingerprint = nullptr;
+    Datum metadata = 0;
+    bool metadata_null = true;
+  };
+  struct ReservationRow {
+    const std::string* wallet_id;
+    const core::Reservation* reservation;
+  };
+
+  std::vector<Wallet> wallets;
+  std::vector<EventRow> events;
+  std::vector<ReservationRow> inserted;
+  std::vector<ReservationRow> updated;
+};
+
+// Stores the set. The projection's UPDATE is part of the same statement, so
+// under REPEATABLE READ a concurrent change raises 40001; a unique violation
+// on the idempotency key (impossible while callers hold the wallet lock) is
+// reported as 40001 too, never as a bare 23505.
+void write(const WriteSet& set);
+
+}  // namespace baseledger::pg
