@@ -278,13 +278,20 @@ $$;
 COMMENT ON FUNCTION @extschema@.ledger_unschedule_expiry() IS
   'Removes the pg_cron job baseledger-expire; false when there was none';
 
+-- Scheduled now when pg_cron is here; otherwise a NOTICE says so. The script
+-- runs with client_min_messages at WARNING, so the notice is sent at commit
+-- by a helper that exists only while this script runs.
+CREATE FUNCTION @extschema@.ledger_notice_no_cron() RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'ledger_notice_no_cron';
+
 DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
     PERFORM @extschema@.ledger_schedule_expiry();
   ELSE
-    RAISE NOTICE 'pg_cron is not installed in this database: lapsed holds stop counting at once, but their expire events are written only by later writes on the same wallet or by ledger_expire()'
-      USING HINT = 'Install pg_cron and call ledger_schedule_expiry(), or run ledger_expire() every minute from another scheduler.';
+    PERFORM @extschema@.ledger_notice_no_cron();
   END IF;
 END
 $$;
+
+DROP FUNCTION @extschema@.ledger_notice_no_cron();

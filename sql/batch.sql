@@ -560,3 +560,8 @@ SELECT count(*) AS keyed_events,
 SELECT kind, count(*) FROM ledger.events WHERE idempotency_key IS NULL GROUP BY kind;
 SELECT kind, count(*) FROM ledger.events GROUP BY kind ORDER BY kind;
 SELECT * FROM ledger_verify();
+-- A refused row names its wallet whichever of its other arguments is NULL.
+SELECT ordinal, sqlstate, wallet_id FROM ledger_reserve_batch(
+  ARRAY['w', 'w'], ARRAY[NULL, 1]::bigint[], ARRAY['1h', NULL]::interval[], ARRAY['a', 'b']);
+SELECT ordinal, sqlstate, wallet_id FROM ledger_settle_batch(
+  ARRAY['w'], ARRAY[NULL]::uuid[], ARRAY[1]::bigint[], ARRAY['c']);

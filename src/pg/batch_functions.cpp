@@ -108,12 +108,17 @@ void require_element(const ArrayArg& a, int i, const char* name) {
   if (a.nulls[i]) core::throw_null_argument(name);
 }
 
-// Decodes what every element has: wallet, key, metadata.
-void decode_common(Element& e, int i, const ArrayArg& wallets, const ArrayArg& keys,
-                   const ArrayArg& metadata) {
+// Records the element's wallet id first, so that every refused row names it.
+void name_wallet(Element& e, const ArrayArg& wallets, int i) {
   require_element(wallets, i, "wallet_ids");
   e.wallet_id = text_element(wallets, i);
   e.has_wallet = true;
+}
+
+// Decodes what every element has: wallet, key, metadata.
+void decode_common(Element& e, int i, const ArrayArg& wallets, const ArrayArg& keys,
+                   const ArrayArg& metadata) {
+  name_wallet(e, wallets, i);
   core::validate_wallet_id(e.wallet_id);
   require_element(keys, i, "idempotency_keys");
   e.key = text_element(keys, i);
@@ -292,7 +297,7 @@ BASELEDGER_SQL_FUNCTION(ledger_reserve_batch) {
       Element& e = elements[i];
       e.command.kind = core::EventKind::reserve;
       decode_element(e, [&] {
-        require_element(wallets, i, "wallet_ids");
+        name_wallet(e, wallets, i);
         require_element(amounts, i, "amounts");
         e.command.amount = DatumGetInt64(amounts.values[i]);
         decode_common(e, i, wallets, keys, metadata);
@@ -323,7 +328,7 @@ BASELEDGER_SQL_FUNCTION(ledger_settle_batch) {
       Element& e = elements[i];
       e.command.kind = core::EventKind::settle;
       decode_element(e, [&] {
-        require_element(wallets, i, "wallet_ids");
+        name_wallet(e, wallets, i);
         require_element(reservations, i, "reservation_ids");
         require_element(amounts, i, "amounts");
         core::Uuid id;
