@@ -6,6 +6,88 @@
 
 -- ---------------------------------------------------------------- security
 
+-- Roles to grant to login roles. Roles belong to the cluster, not to the
+-- database, so they are created only when missing and outlive the extension.
+DO $$
+DECLARE
+  r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['baseledger_admin', 'baseledger_client', 'baseledger_auditor'] LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+      EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+    END IF;
+  END LOOP;
+END
+$$;
+COMMENT ON ROLE baseledger_admin IS
+  'baseledger: creates wallets, credits them, grants access; acts on every wallet';
+COMMENT ON ROLE baseledger_client IS
+  'baseledger: reserves, settles, cancels, extends, debits and reads the wallets granted to it';
+COMMENT ON ROLE baseledger_auditor IS
+  'baseledger: reads every wallet''s history and verifies the ledger; moves nothing';
+
+-- Per-wallet grants for clients. A grant on a wallet covers every wallet
+-- under it: a grant on acme/research covers acme/research/agent-7.
+CREATE TABLE @extschema@.grants (
+  wallet_id  text COLLATE "C" NOT NULL,
+  role_id    oid              NOT NULL,
+  privilege  text             NOT NULL CHECK (privilege IN ('read', 'spend')),
+  granted_at timestamptz      NOT NULL,
+  PRIMARY KEY (wallet_id, role_id, privilege)
+);
+COMMENT ON TABLE @extschema@.grants IS
+  'Which roles may read or spend from which wallets (and every wallet under them)';
+COMMENT ON COLUMN @extschema@.grants.wallet_id IS
+  'The wallet granted; the grant covers every wallet under it';
+COMMENT ON COLUMN @extschema@.grants.role_id IS 'The role granted (and its members)';
+COMMENT ON COLUMN @extschema@.grants.privilege IS
+  'read: balance, reservations, history; spend: also debit, reserve, settle, cancel, extend';
+COMMENT ON COLUMN @extschema@.grants.granted_at IS 'When the grant was made';
+COMMENT ON CONSTRAINT grants_pkey ON @extschema@.grants IS 'One grant per wallet, role and privilege';
+COMMENT ON CONSTRAINT grants_privilege_check ON @extschema@.grants IS
+  'A privilege is read or spend';
+REVOKE ALL ON @extschema@.grants FROM PUBLIC;
+
+-- The hash chain: each event's SHA-256 over the previous event's hash and its
+-- own content; the wallet keeps the head.
+ALTER TABLE @extschema@.events ADD COLUMN hash bytea;
+ALTER TABLE @extschema@.wallets ADD COLUMN last_hash bytea;
+
+-- Events written before 0.2.0 are chained now, in seq order, by a helper that
+-- exists only while this script runs (the log refuses UPDATE otherwise).
+CREATE FUNCTION @extschema@.ledger_chain_backfill() RETURNS bigint
+  LANGUAGE c AS 'MODULE_PATHNAME', 'ledger_chain_backfill';
+ALTER TABLE @extschema@.events DISABLE TRIGGER events_no_update_delete;
+SELECT @extschema@.ledger_chain_backfill();
+ALTER TABLE @extschema@.events ENABLE ALWAYS TRIGGER events_no_update_delete;
+DROP FUNCTION @extschema@.ledger_chain_backfill();
+ALTER TABLE @extschema@.events ALTER COLUMN hash SET NOT NULL;
+ALTER TABLE @extschema@.events
+  ADD CONSTRAINT events_hash_is_sha256 CHECK (pg_catalog.length(hash) = 32);
+COMMENT ON COLUMN @extschema@.events.hash IS
+  'SHA-256 over the previous event''s hash (zeros for seq 1) and this event''s canonical content';
+COMMENT ON COLUMN @extschema@.wallets.last_hash IS
+  'Hash of the wallet''s last event: the head of its chain (NULL before the first event)';
+COMMENT ON CONSTRAINT events_hash_is_sha256 ON @extschema@.events IS 'A hash is 32 bytes';
+
+CREATE FUNCTION @extschema@.ledger_head(wallet_id text)
+  RETURNS TABLE (wallet_id text, seq bigint, hash bytea)
+  LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'ledger_head';
+COMMENT ON FUNCTION @extschema@.ledger_head(text) IS
+  'The wallet''s last seq and the hash of its last event: a checkpoint that proves later that the history was not rewritten';
+
+CREATE FUNCTION @extschema@.ledger_grant(role regrole, wallet_id text, privilege text)
+  RETURNS boolean
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'ledger_grant';
+COMMENT ON FUNCTION @extschema@.ledger_grant(regrole, text, text) IS
+  'Lets a role read (''read'') or also spend from (''spend'') a wallet and every wallet under it; false when it already could';
+
+CREATE FUNCTION @extschema@.ledger_revoke(role regrole, wallet_id text, privilege text)
+  RETURNS boolean
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'ledger_revoke';
+COMMENT ON FUNCTION @extschema@.ledger_revoke(regrole, text, text) IS
+  'Removes a grant made by ledger_grant; false when there was none';
+
 -- ---------------------------------------------------------------- administration
 
 -- Views for a psql administrator: the wallet tree with its balances, the holds
@@ -318,3 +400,32 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.wallets', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.events', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.reservations', '');
 
+-- ---------------------------------------------------------------- privileges
+-- Last, so that it covers every function the script defines.
+
+-- Nothing is callable by PUBLIC; each role gets what it needs. The functions
+-- run as the caller, check the caller's grants, and reach the tables with the
+-- extension owner's rights and a fixed search_path (see README, Security).
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
+GRANT USAGE ON SCHEMA @extschema@ TO baseledger_admin, baseledger_client, baseledger_auditor;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA @extschema@ TO baseledger_admin;
+GRANT EXECUTE ON FUNCTION
+  @extschema@.ledger_debit(text, bigint, text, jsonb),
+  @extschema@.ledger_reserve(text, bigint, interval, text, jsonb),
+  @extschema@.ledger_settle(text, uuid, bigint, text, jsonb),
+  @extschema@.ledger_cancel(text, uuid, text, jsonb),
+  @extschema@.ledger_extend(text, uuid, interval, text),
+  @extschema@.ledger_reserve_batch(text[], bigint[], interval[], text[], jsonb[]),
+  @extschema@.ledger_settle_batch(text[], uuid[], bigint[], text[], jsonb[]),
+  @extschema@.ledger_balance(text),
+  @extschema@.ledger_reservation(text, uuid),
+  @extschema@.ledger_history(text, bigint, integer),
+  @extschema@.ledger_head(text)
+  TO baseledger_client;
+GRANT EXECUTE ON FUNCTION
+  @extschema@.ledger_balance(text),
+  @extschema@.ledger_reservation(text, uuid),
+  @extschema@.ledger_history(text, bigint, integer),
+  @extschema@.ledger_head(text),
+  @extschema@.ledger_verify(text)
+  TO baseledger_auditor;

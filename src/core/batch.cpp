@@ -7,7 +7,7 @@ namespace baseledger::core {
 
 ElementOutcome apply_element(BatchWallet& wallet, int element, const std::string& key,
                              const Command& command, const Fingerprint& fingerprint, Micros clock,
-                             const Uuid& new_reservation_id) {
+                             const Uuid& new_reservation_id, std::int64_t max_active_reservations) {
   ElementOutcome out;
   auto known = wallet.keys.find(key);
   if (known != wallet.keys.end()) {
@@ -26,6 +26,7 @@ ElementOutcome apply_element(BatchWallet& wallet, int element, const std::string
   input.due = wallet.due;
   input.clock = clock;
   input.new_reservation_id = new_reservation_id;
+  input.max_active_reservations = max_active_reservations;
   if (command.reservation_id) {
     auto it = wallet.reservations.find(*command.reservation_id);
     if (it != wallet.reservations.end()) input.target = it->second;

@@ -4,6 +4,7 @@
 // element writes nothing and does not stop the others.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -43,6 +44,7 @@ struct ElementOutcome {
 // Decides one element against its wallet and records its writes there.
 ElementOutcome apply_element(BatchWallet& wallet, int element, const std::string& key,
                              const Command& command, const Fingerprint& fingerprint, Micros clock,
-                             const Uuid& new_reservation_id);
+                             const Uuid& new_reservation_id,
+                             std::int64_t max_active_reservations = INT64_MAX);
 
 }  // namespace baseledger::core

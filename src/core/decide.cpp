@@ -127,6 +127,12 @@ Decision decide(const WriteInput& input, const Command* command) {
       break;
     }
     case EventKind::reserve: {
+      if (w.active_reservations >= input.max_active_reservations)
+        throw LedgerError(sqlstate::program_limit_exceeded, "too many active reservations",
+                          "The wallet has " + std::to_string(w.active_reservations) +
+                              " active reservations; the limit is " +
+                              std::to_string(input.max_active_reservations) + ".",
+                          "Settle or cancel holds, or raise baseledger.max_active_reservations.");
       require_available(w, command->amount);
       w.reserved = checked_add(w.reserved, command->amount);
       w.active_reservations += 1;

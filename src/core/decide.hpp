@@ -2,6 +2,7 @@
 // append and the state after them, or a LedgerError. No I/O, no clock.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct WriteInput {
   std::optional<Reservation> target;
   Micros clock = 0;
   Uuid new_reservation_id;  // used by reserve
+  // A reserve is refused (54000) when the wallet already has this many
+  // active holds: a client cannot grow the tables without bound.
+  std::int64_t max_active_reservations = INT64_MAX;
 };
 
 // Expires the due holds, then applies command (when not null).

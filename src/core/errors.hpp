@@ -19,6 +19,8 @@ inline constexpr const char* null_value_not_allowed = "22004";
 inline constexpr const char* invalid_parameter_value = "22023";
 inline constexpr const char* numeric_value_out_of_range = "22003";
 inline constexpr const char* serialization_failure = "40001";
+inline constexpr const char* program_limit_exceeded = "54000";
+inline constexpr const char* insufficient_privilege = "42501";
 inline constexpr const char* internal_error = "XX000";
 }  // namespace sqlstate
 

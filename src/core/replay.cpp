@@ -134,6 +134,18 @@ void Replay::apply(const Event& e) {
   state_.last_at = e.at;
 }
 
+void Replay::check_chain(std::string_view wallet_id, const Event& e, const EventRequest& request,
+                         const std::optional<Hash>& stored) {
+  if (chain_broken_) return;
+  const Hash expected = event_hash(chain_head_, wallet_id, e, request);
+  if (!stored || *stored != expected) {
+    chain_broken_ = true;
+    problem(e, "hash chain broken: the event, or one before it, was altered, removed or reordered");
+    return;
+  }
+  chain_head_ = expected;
+}
+
 void Replay::finish(const WalletState& stored,
                     const std::vector<Reservation>& stored_reservations) {
   if (stored.balance != state_.balance)
@@ -148,6 +160,8 @@ void Replay::finish(const WalletState& stored,
     problem("wallet last_seq is " + num(stored.last_seq) + ", replay gives " +
             num(state_.last_seq));
   if (stored.last_at != state_.last_at) problem("wallet last event time differs from replay");
+  if (!chain_broken_ && stored.last_hash != chain_head_)
+    problem("wallet head hash does not match its last event");
 
   std::map<Uuid, bool> seen;
   for (const Reservation& s : stored_reservations) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/chain.hpp"
 #include "core/types.hpp"
 
 namespace baseledger::core {
@@ -15,6 +16,10 @@ class Replay {
  public:
   // Feed events in seq order.
   void apply(const Event& event);
+  // Checks an event's stored hash against the chain; in seq order, after
+  // apply(). Reports the first event whose hash does not follow.
+  void check_chain(std::string_view wallet_id, const Event& event, const EventRequest& request,
+                   const std::optional<Hash>& stored);
   // Compares the end state with the stored projection and reservation rows.
   void finish(const WalletState& stored, const std::vector<Reservation>& stored_reservations);
 
@@ -28,6 +33,8 @@ class Replay {
   WalletState state_;
   std::map<Uuid, Reservation> reservations_;
   std::vector<std::string> problems_;
+  Hash chain_head_ = genesis_hash;
+  bool chain_broken_ = false;
 };
 
 }  // namespace baseledger::core

@@ -36,7 +36,8 @@ struct WalletState {
   Amount reserved = 0;  // sum of holds not yet closed by an event
   std::int64_t active_reservations = 0;
   std::int64_t last_seq = 0;
-  std::optional<Micros> last_at;  // time of the last event; none before the first
+  std::optional<Micros> last_at;             // time of the last event; none before the first
+  std::array<std::uint8_t, 32> last_hash{};  // hash of the last event (the chain's head)
 
   Amount available() const noexcept { return balance - reserved; }
 };
@@ -66,7 +67,8 @@ struct Event {
   Amount reserved = 0;
   std::optional<Micros> expires_at;  // reserve and extend only
   Micros at = 0;
-  bool from_command = false;  // false for expire events the call wrote on the side
+  bool from_command = false;            // false for expire events the call wrote on the side
+  std::array<std::uint8_t, 32> hash{};  // set when the event is chained (see chain.hpp)
 };
 
 // A client's write request, after decoding and validation.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <tuple>
 
 #include "core/batch.hpp"
@@ -13,6 +14,7 @@
 #include "core/fingerprint.hpp"
 #include "core/limits.hpp"
 #include "core/validate.hpp"
+#include "pg/access.hpp"
 #include "pg/arguments.hpp"
 #include "pg/batch_storage.hpp"
 #include "pg/error_wall.hpp"
@@ -156,6 +158,19 @@ core::Uuid new_reservation_id() {
 
 // Locks, loads, decides and persists the valid elements; fills their outcomes.
 void execute_batch(std::vector<Element>& elements) {
+  // Elements on wallets outside the caller's grants are refused first, with
+  // nothing said about the wallet.
+  std::map<std::string, bool> permitted;
+  for (Element& e : elements) {
+    if (std::string_view(e.sqlstate) != "00000") continue;
+    auto it = permitted.find(e.wallet_id);
+    if (it == permitted.end())
+      it = permitted.emplace(e.wallet_id, access::allowed(e.wallet_id, access::Need::spend)).first;
+    if (!it->second) {
+      e.sqlstate = "42501";
+      e.message = "permission denied for wallet \"" + e.wallet_id + "\"";
+    }
+  }
   std::vector<std::tuple<std::uint64_t, std::string>> order;
   for (const Element& e : elements)
     if (std::string_view(e.sqlstate) == "00000")
@@ -211,10 +226,11 @@ void execute_batch(std::vector<Element>& elements) {
     const core::Uuid id =
         e.command.kind == core::EventKind::reserve ? new_reservation_id() : core::Uuid{};
     e.outcome = core::apply_element(wallets.at(e.wallet_id), static_cast<int>(i), e.key, e.command,
-                                    e.fingerprint, clock, id);
+                                    e.fingerprint, clock, id, max_active_reservations());
     e.sqlstate = e.outcome.sqlstate;
     e.message = e.outcome.message;
-    records[i] = batch_storage::ElementRecord{&e.key, &e.fingerprint, e.metadata, e.metadata_null};
+    records[i] = batch_storage::ElementRecord{&e.key, &e.fingerprint, e.metadata, e.metadata_null,
+                                              e.command.metadata ? &*e.command.metadata : nullptr};
   }
   batch_storage::persist(wallets, records);
 }
@@ -254,9 +270,9 @@ Datum run_batch(FunctionCallInfo fcinfo, std::vector<Element>& elements) {
   for (Element& e : elements)
     if (std::string_view(e.sqlstate) == "00000") e.fingerprint = core::fingerprint(e.command);
   pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
-  storage::connect();
+  const storage::Session session = storage::connect();
   execute_batch(elements);
-  storage::finish();
+  storage::finish(session);
   put_rows(fcinfo, elements);
   return Datum(0);
 }

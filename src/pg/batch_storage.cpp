@@ -29,14 +29,14 @@ Datum text_array(const std::vector<std::string>& items) {
 }
 
 Query q_wallets_rc = {
-    "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at "
-    "FROM ledger.wallets WHERE wallet_id = ANY ($1)",
+    "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at, "
+    "last_hash FROM ledger.wallets WHERE wallet_id = ANY ($1)",
     1,
     {TEXTARRAYOID},
     nullptr};
 Query q_wallets_rr = {
-    "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at "
-    "FROM ledger.wallets WHERE wallet_id = ANY ($1) FOR NO KEY UPDATE",
+    "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at, "
+    "last_hash FROM ledger.wallets WHERE wallet_id = ANY ($1) FOR NO KEY UPDATE",
     1,
     {TEXTARRAYOID},
     nullptr};
@@ -110,6 +110,7 @@ void load_wallets(const std::vector<std::string>& wallet_ids, Wallets* wallets) 
       states[i].last_seq = r.int64_at(6);
       Micros at;
       if (r.timestamp_at(7, &at)) states[i].last_at = at;
+      r.bytes_at(8, states[i].last_hash.data(), states[i].last_hash.size());
     }
   });
   for (uint64 i = 0; i < n; ++i) (*wallets)[ids[i]].state = states[i];
@@ -212,6 +213,7 @@ void persist(const Wallets& wallets, const std::vector<ElementRecord>& elements)
         row.fingerprint = rec.fingerprint;
         row.metadata = rec.metadata;
         row.metadata_null = rec.metadata_null;
+        row.metadata_text = rec.metadata_text;
       }
       set.events.push_back(row);
     }

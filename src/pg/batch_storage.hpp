@@ -17,6 +17,7 @@ struct ElementRecord {
   const core::Fingerprint* fingerprint = nullptr;
   Datum metadata = 0;
   bool metadata_null = true;
+  const std::string* metadata_text = nullptr;
 };
 
 using Wallets = std::map<std::string, core::BatchWallet>;

@@ -8,6 +8,7 @@
 #include "core/fingerprint.hpp"
 #include "core/replay.hpp"
 #include "core/validate.hpp"
+#include "pg/access.hpp"
 #include "pg/arguments.hpp"
 #include "pg/error_wall.hpp"
 #include "pg/locks.hpp"
@@ -33,8 +34,9 @@ bool verify_wallet(FunctionCallInfo fcinfo, const std::string& wallet_id) {
   std::vector<core::Reservation> reservations = storage::load_wallet_reservations(wallet_id);
   core::Replay replay;
   std::size_t events = 0;
-  storage::for_each_event(wallet_id, [&](const core::Event& e) {
-    replay.apply(e);
+  storage::for_each_event(wallet_id, [&](const storage::StoredEvent& e) {
+    replay.apply(e.event);
+    replay.check_chain(wallet_id, e.event, e.request(), e.stored_hash());
     ++events;
   });
   if (!stored && events == 0 && reservations.empty()) return false;
@@ -62,7 +64,8 @@ BASELEDGER_SQL_FUNCTION(ledger_expire) {
   return guarded([&] {
     const std::int32_t max_rows = args::required_int32(fcinfo, 0, "max_rows");
     core::validate_expire_batch(max_rows);
-    storage::connect();
+    const storage::Session session = storage::connect();
+    access::require_role(access::Need::admin);
     std::vector<storage::DueWallet> due = storage::find_due_wallets(clock_now(), max_rows);
     std::vector<std::tuple<std::uint64_t, std::string>> order;
     order.reserve(due.size());
@@ -86,7 +89,7 @@ BASELEDGER_SQL_FUNCTION(ledger_expire) {
       storage::persist(wallet_id, decision, storage::CommandRecord{});
       expired += static_cast<std::int64_t>(decision.events.size());
     }
-    storage::finish();
+    storage::finish(session);
     return Int32GetDatum(static_cast<int32>(expired));
   });
 }
@@ -98,7 +101,8 @@ BASELEDGER_SQL_FUNCTION(ledger_verify) {
     const bool one = !PG_ARGISNULL(0);
     const std::string wallet_id = one ? args::wallet_id(fcinfo, 0) : std::string();
     pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
-    storage::connect();
+    const storage::Session session = storage::connect();
+    access::require_role(access::Need::audit);
     if (one) {
       if (!verify_wallet(fcinfo, wallet_id))
         throw core::LedgerError(core::sqlstate::wallet_not_found, "wallet not found",
@@ -112,7 +116,7 @@ BASELEDGER_SQL_FUNCTION(ledger_verify) {
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
       for (const std::string& id : ids) verify_wallet(fcinfo, id);
     }
-    storage::finish();
+    storage::finish(session);
     return Datum(0);
   });
 }

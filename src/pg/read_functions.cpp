@@ -3,6 +3,7 @@
 #include "core/errors.hpp"
 #include "core/validate.hpp"
 #include "core/views.hpp"
+#include "pg/access.hpp"
 #include "pg/arguments.hpp"
 #include "pg/error_wall.hpp"
 #include "pg/results.hpp"
@@ -28,9 +29,10 @@ BASELEDGER_SQL_FUNCTION(ledger_balance) {
   return guarded([&] {
     const std::string wallet_id = args::wallet_id(fcinfo, 0);
     const core::Micros now = clock_now();
-    storage::connect();
+    const storage::Session session = storage::connect();
+    access::require(wallet_id, access::Need::read);
     std::optional<storage::BalanceRow> row = storage::load_balance(wallet_id, now, true);
-    storage::finish();
+    storage::finish(session);
     if (!row) wallet_not_found(wallet_id);
     const core::BalanceView view =
         core::balance_view(row->state, row->lapsed_amount, row->lapsed_count);
@@ -44,11 +46,12 @@ BASELEDGER_SQL_FUNCTION(ledger_reservation) {
     const std::string wallet_id = args::wallet_id(fcinfo, 0);
     const core::Uuid id = args::required_uuid(fcinfo, 1, "reservation_id");
     const core::Micros now = clock_now();
-    storage::connect();
+    const storage::Session session = storage::connect();
+    access::require(wallet_id, access::Need::read);
     const bool exists = storage::wallet_exists(wallet_id, true);
     std::optional<core::Reservation> r =
         exists ? storage::load_reservation(wallet_id, id, true) : std::nullopt;
-    storage::finish();
+    storage::finish(session);
     if (!exists) wallet_not_found(wallet_id);
     if (!r)
       throw core::LedgerError(
@@ -66,10 +69,11 @@ BASELEDGER_SQL_FUNCTION(ledger_history) {
     const std::int32_t max_rows = args::required_int32(fcinfo, 2, "max_rows");
     core::validate_history_page(after_seq, max_rows);
     pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
-    storage::connect();
+    const storage::Session session = storage::connect();
+    access::require(wallet_id, access::Need::read);
     if (!storage::wallet_exists(wallet_id, true)) wallet_not_found(wallet_id);
     storage::put_history(fcinfo, wallet_id, after_seq, max_rows);
-    storage::finish();
+    storage::finish(session);
     return Datum(0);
   });
 }

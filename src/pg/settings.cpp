@@ -8,10 +8,15 @@ namespace baseledger::pg {
 namespace {
 int max_ttl_seconds = 86400;
 int clock_offset_ms = 0;
+int max_active_holds = 10000;
 }  // namespace
 
 core::Micros max_ttl() {
   return static_cast<core::Micros>(max_ttl_seconds) * USECS_PER_SEC;
+}
+
+std::int64_t max_active_reservations() {
+  return max_active_holds;
 }
 
 core::Micros clock_now() {
@@ -28,6 +33,10 @@ void define_settings() {
       "Added to the server's clock for every ledger decision. Event times still increase "
       "within a wallet when the offset steps back.",
       &clock_offset_ms, 0, INT_MIN, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "baseledger.max_active_reservations", "Most active holds a wallet may have at once.",
+      "ledger_reserve refuses another hold with 54000 beyond it.", &max_active_holds, 10000, 1,
+      INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("baseledger");
 }
 

@@ -16,7 +16,7 @@ using core::Micros;
 struct Query {
   const char* sql;
   int nargs;
-  Oid types[32];
+  Oid types[40];
   SPIPlanPtr plan;
   // Single-row statements are planned once (a generic plan): left to itself
   // the plan cache may keep re-planning them on every call. Statements over
@@ -70,6 +70,16 @@ struct Row {
     Datum d = get(col, &isnull);
     *present = !isnull;
     if (!isnull) std::memcpy(out->bytes.data(), DatumGetUUIDP(d)->data, UUID_LEN);
+  }
+  // Copies a bytea column of exactly n bytes into out; false when NULL or of another size.
+  bool bytes_at(int col, void* out, std::size_t n) const {
+    bool isnull;
+    Datum d = get(col, &isnull);
+    if (isnull) return false;
+    bytea* b = DatumGetByteaPP(d);
+    if (VARSIZE_ANY_EXHDR(b) != n) return false;
+    std::memcpy(out, VARDATA_ANY(b), n);
+    return true;
   }
   // A palloc'd C string, or null.
   char* cstring_at(int col) const {

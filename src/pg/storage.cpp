@@ -21,13 +21,13 @@ using spi::row;
 using spi::run;
 
 Query q_wallet_rc = {
-    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at "
+    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},
     nullptr};
 Query q_wallet_rr = {
-    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at "
+    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash "
     "FROM ledger.wallets WHERE wallet_id = $1 FOR NO KEY UPDATE",
     1,
     {TEXTOID},
@@ -43,7 +43,7 @@ Query q_wallet_rr = {
   "t.state::text, "                                                                         \
   "(SELECT count(*) FROM ledger.reservations d WHERE d.wallet_id = w.wallet_id "            \
   "AND d.state = 'active' AND d.expires_at <= "                                             \
-  "greatest($4, w.last_at + interval '1 microsecond')) "                                    \
+  "greatest($4, w.last_at + interval '1 microsecond')), w.last_hash "                       \
   "FROM ledger.wallets w "                                                                  \
   "LEFT JOIN ledger.events k ON k.wallet_id = w.wallet_id AND k.idempotency_key = $2 "      \
   "LEFT JOIN ledger.reservations t ON t.wallet_id = w.wallet_id AND t.reservation_id = $3 " \
@@ -118,7 +118,7 @@ Query q_history = {
     {TEXTOID, INT8OID, INT8OID},
     nullptr};
 Query q_wallet_snapshot = {
-    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at "
+    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},
@@ -130,7 +130,8 @@ Query q_wallet_reservations = {
     {TEXTOID},
     nullptr};
 Query q_events = {
-    "SELECT seq, kind::text, amount, reservation_id, balance, reserved, expires_at, at "
+    "SELECT seq, kind::text, amount, reservation_id, balance, reserved, expires_at, at, "
+    "idempotency_key, fingerprint, metadata::text, hash "
     "FROM ledger.events WHERE wallet_id = $1 ORDER BY seq",
     1,
     {TEXTOID},
@@ -149,7 +150,8 @@ core::ReservationState state_of(const char* text) {
 }
 
 // Decodes wallet columns 1..6 (unit, balance, reserved, active, last_seq, last_at).
-std::optional<WalletRow> decode_wallet_row() {
+// Decodes the wallet columns 1..6 and, when hash_col is not 0, its head hash.
+std::optional<WalletRow> decode_wallet_row(int hash_col = 7) {
   char* unit = nullptr;
   core::WalletState s;
   Micros last_at = 0;
@@ -162,6 +164,7 @@ std::optional<WalletRow> decode_wallet_row() {
     s.active_reservations = r.int64_at(4);
     s.last_seq = r.int64_at(5);
     has_last_at = r.timestamp_at(6, &last_at);
+    if (hash_col) r.bytes_at(hash_col, s.last_hash.data(), s.last_hash.size());
   });
   if (has_last_at) s.last_at = last_at;
   return WalletRow{unit ? unit : "", s};
@@ -260,14 +263,49 @@ core::Uuid uuid_from_datum(Datum d) {
   return id;
 }
 
-void connect() {
-  pg_call([] {
+namespace {
+Oid innermost_caller = InvalidOid;
+
+// The owner of the extension's tables.
+Oid ledger_owner() {
+  Oid nsp = get_namespace_oid("ledger", false);
+  Oid rel = get_relname_relid("events", nsp);
+  HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
+  if (!HeapTupleIsValid(tuple)) elog(ERROR, "baseledger: ledger.events not found");
+  Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+  ReleaseSysCache(tuple);
+  return owner;
+}
+}  // namespace
+
+Session connect() {
+  Session s{};
+  pg_try([&] {
+    s.caller = GetUserId();
+    s.outer_caller = innermost_caller;
+    GetUserIdAndSecContext(&s.saved_user, &s.saved_security);
+    const Oid owner = ledger_owner();
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "baseledger: SPI_connect failed");
+    SetUserIdAndSecContext(owner, s.saved_security | SECURITY_LOCAL_USERID_CHANGE);
+    s.guc_level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    innermost_caller = s.caller;
+  });
+  return s;
+}
+
+void finish(const Session& s) {
+  pg_try([&] {
+    AtEOXact_GUC(true, s.guc_level);
+    SetUserIdAndSecContext(s.saved_user, s.saved_security);
+    innermost_caller = s.outer_caller;
+    SPI_finish();
   });
 }
 
-void finish() {
-  pg_call([] { SPI_finish(); });
+Oid current_caller() {
+  return innermost_caller;
 }
 
 std::optional<WalletRow> load_wallet_for_write(const std::string& wallet_id) {
@@ -286,7 +324,7 @@ std::optional<WriteContext> load_write_context(const std::string& wallet_id, con
   Query& q = IsolationUsesXactSnapshot() ? q_write_context_rr : q_write_context_rc;
   if (run(q, args, nulls, false) == 0) return std::nullopt;
   WriteContext out;
-  out.wallet = *decode_wallet_row();
+  out.wallet = *decode_wallet_row(24);
   char* kind = nullptr;
   char* state = nullptr;
   bool has_key = false, has_target = false;
@@ -376,6 +414,7 @@ void persist(const std::string& wallet_id, const core::Decision& decision,
       row.fingerprint = command.fingerprint;
       row.metadata = command.metadata;
       row.metadata_null = command.metadata_null;
+      row.metadata_text = command.metadata_text;
     }
     set.events.push_back(row);
   }
@@ -388,7 +427,7 @@ void persist(const std::string& wallet_id, const core::Decision& decision,
 std::optional<BalanceRow> load_balance(const std::string& wallet_id, Micros now, bool read_only) {
   Datum args[2] = {text_datum(wallet_id), TimestampTzGetDatum(now)};
   if (run(q_balance, args, nullptr, read_only) == 0) return std::nullopt;
-  std::optional<WalletRow> w = decode_wallet_row();
+  std::optional<WalletRow> w = decode_wallet_row(0);
   BalanceRow out;
   out.unit = w->unit;
   out.state = w->state;
@@ -472,19 +511,39 @@ EventCursor* open_event_cursor(const std::string& wallet_id) {
   });
 }
 
-std::size_t fetch_events(EventCursor* cursor, std::vector<core::Event>* out) {
+std::size_t fetch_events(EventCursor* cursor, std::vector<StoredEvent>* out) {
   uint64 n = pg_call([&] {
     SPI_cursor_fetch(cursor->portal, true, static_cast<long>(out->size()));
     return SPI_processed;
   });
-  std::vector<char*> kinds(n, nullptr);
+  struct Raw {
+    char* kind;
+    char* key;
+    char* metadata;
+    bool has_fingerprint;
+    bool has_hash;
+  };
+  std::vector<Raw> raw(n);
   pg_try([&] {
     for (uint64 i = 0; i < n; ++i) {
-      (*out)[i] = core::Event{};
-      decode_event(row(i), &(*out)[i], &kinds[i]);
+      StoredEvent& e = (*out)[i];
+      e.event = core::Event{};
+      Row r = row(i);
+      decode_event(r, &e.event, &raw[i].kind);
+      raw[i].key = r.cstring_at(9);
+      raw[i].has_fingerprint = r.bytes_at(10, e.fingerprint.data(), e.fingerprint.size());
+      raw[i].metadata = r.cstring_at(11);
+      raw[i].has_hash = r.bytes_at(12, e.hash.data(), e.hash.size());
     }
   });
-  for (uint64 i = 0; i < n; ++i) (*out)[i].kind = event_kind_of(kinds[i]);
+  for (uint64 i = 0; i < n; ++i) {
+    StoredEvent& e = (*out)[i];
+    e.event.kind = event_kind_of(raw[i].kind);
+    e.key = raw[i].key ? std::optional<std::string>(raw[i].key) : std::nullopt;
+    e.metadata = raw[i].metadata ? std::optional<std::string>(raw[i].metadata) : std::nullopt;
+    e.has_fingerprint = raw[i].has_fingerprint;
+    e.has_hash = raw[i].has_hash;
+  }
   pg_call([] { SPI_freetuptable(SPI_tuptable); });
   return n;
 }

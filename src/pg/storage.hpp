@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/chain.hpp"
 #include "core/decide.hpp"
 #include "core/fingerprint.hpp"
 #include "core/types.hpp"
@@ -14,9 +15,21 @@
 
 namespace baseledger::pg::storage {
 
-// SPI connection for the duration of one SQL call.
-void connect();
-void finish();
+// One SQL call's access to the tables: an SPI connection, the extension
+// owner's rights (the tables are the owner's alone) and search_path pinned
+// to pg_catalog, pg_temp, so that no object of the caller's can stand in
+// for one of ours. On error, transaction abort undoes all three.
+struct Session {
+  Oid caller;        // the role that called the SQL function
+  Oid outer_caller;  // the enclosing session's caller, restored by finish()
+  Oid saved_user;
+  int saved_security;
+  int guc_level;
+};
+Session connect();
+void finish(const Session& session);
+// The caller of the innermost open session.
+Oid current_caller();
 
 struct WalletRow {
   std::string unit;
@@ -67,6 +80,7 @@ struct CommandRecord {
   const core::Fingerprint* fingerprint = nullptr;
   Datum metadata = 0;
   bool metadata_null = true;
+  const std::string* metadata_text = nullptr;
 };
 // Appends the events, updates the projection and the reservations.
 void persist(const std::string& wallet_id, const core::Decision& decision,
@@ -101,6 +115,24 @@ std::vector<std::string> orphan_event_wallet_ids();
 std::vector<std::string> orphan_reservation_wallet_ids();
 std::optional<core::WalletState> load_wallet_snapshot(const std::string& wallet_id);
 std::vector<core::Reservation> load_wallet_reservations(const std::string& wallet_id);
+// An event as stored, with what the hash chain covers besides its ledger fields.
+struct StoredEvent {
+  core::Event event;
+  std::optional<std::string> key;
+  core::Fingerprint fingerprint{};
+  bool has_fingerprint = false;
+  std::optional<std::string> metadata;  // canonical text
+  core::Hash hash{};
+  bool has_hash = false;
+
+  core::EventRequest request() const {
+    return core::EventRequest{key ? &*key : nullptr, has_fingerprint ? &fingerprint : nullptr,
+                              metadata ? &*metadata : nullptr};
+  }
+  std::optional<core::Hash> stored_hash() const {
+    return has_hash ? std::optional<core::Hash>(hash) : std::nullopt;
+  }
+};
 // Streams a wallet's events in seq order to fn, a batch at a time.
 template <typename Fn>
 void for_each_event(const std::string& wallet_id, Fn&& fn);
@@ -115,13 +147,13 @@ core::Uuid uuid_from_datum(Datum d);
 struct EventCursor;
 EventCursor* open_event_cursor(const std::string& wallet_id);
 // Fills out with up to out->size() events; returns how many were read.
-std::size_t fetch_events(EventCursor* cursor, std::vector<core::Event>* out);
+std::size_t fetch_events(EventCursor* cursor, std::vector<StoredEvent>* out);
 void close_event_cursor(EventCursor* cursor);
 
 template <typename Fn>
 void for_each_event(const std::string& wallet_id, Fn&& fn) {
   EventCursor* cursor = open_event_cursor(wallet_id);
-  std::vector<core::Event> batch(1000);
+  std::vector<StoredEvent> batch(1000);
   for (;;) {
     std::size_t n = fetch_events(cursor, &batch);
     for (std::size_t i = 0; i < n; ++i) fn(batch[i]);

@@ -9,6 +9,7 @@
 #include "core/fingerprint.hpp"
 #include "core/validate.hpp"
 #include "core/views.hpp"
+#include "pg/access.hpp"
 #include "pg/arguments.hpp"
 #include "pg/error_wall.hpp"
 #include "pg/locks.hpp"
@@ -58,7 +59,9 @@ core::Uuid new_reservation_id() {
 // Runs a validated write under the wallet's lock and returns its ledger_result.
 Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
   const core::Fingerprint fingerprint = core::fingerprint(call.command);
-  storage::connect();
+  const storage::Session session = storage::connect();
+  access::require(call.wallet_id, call.command.kind == EventKind::credit ? access::Need::admin
+                                                                         : access::Need::spend);
   lock_wallet(core::wallet_lock_key(call.wallet_id));
   const core::Micros clock = clock_now();
   std::optional<storage::WriteContext> context =
@@ -75,7 +78,7 @@ Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
               call.wallet_id + "\".",
           "Retry a request with its original arguments, or use a new key for a "
           "new request.");
-    storage::finish();
+    storage::finish(session);
     return results::ledger_result(fcinfo, call.wallet_id, prior->event, true);
   }
 
@@ -83,6 +86,7 @@ Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
   input.wallet = context->wallet.state;
   input.clock = clock;
   input.target = context->target;
+  input.max_active_reservations = max_active_reservations();
   if (context->due_count > 0)
     input.due = storage::load_due(call.wallet_id, core::next_event_time(input.wallet, clock),
                                   std::numeric_limits<std::int64_t>::max());
@@ -95,8 +99,9 @@ Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
   record.fingerprint = &fingerprint;
   record.metadata = call.metadata.datum;
   record.metadata_null = call.metadata.is_null;
+  record.metadata_text = call.metadata.canonical ? &*call.metadata.canonical : nullptr;
   storage::persist(call.wallet_id, decision, record);
-  storage::finish();
+  storage::finish(session);
   return results::ledger_result(fcinfo, call.wallet_id, decision.events.back(), false);
 }
 
@@ -133,7 +138,8 @@ BASELEDGER_SQL_FUNCTION(ledger_create_wallet) {
     core::validate_unit(unit);
     const args::Metadata metadata = args::metadata(fcinfo, 2);
 
-    storage::connect();
+    const storage::Session session = storage::connect();
+    access::require(wallet_id, access::Need::admin);
     lock_wallet(core::wallet_lock_key(wallet_id));
     const core::Micros now = clock_now();
     if (std::optional<storage::WalletRow> existing = storage::load_wallet_for_write(wallet_id)) {
@@ -145,7 +151,7 @@ BASELEDGER_SQL_FUNCTION(ledger_create_wallet) {
       storage::insert_wallet(wallet_id, unit, now, metadata.datum, metadata.is_null);
     }
     std::optional<storage::BalanceRow> row = storage::load_balance(wallet_id, now, false);
-    storage::finish();
+    storage::finish(session);
     const core::BalanceView view =
         core::balance_view(row->state, row->lapsed_amount, row->lapsed_count);
     return results::wallet_balance(fcinfo, wallet_id, row->unit, view, row->state.last_seq, now);

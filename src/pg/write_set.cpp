@@ -18,19 +18,22 @@ Datum timestamp_datum(const core::Micros& t) {
 spi::Query q_write = {
     "WITH w AS ("
     "  UPDATE ledger.wallets w SET balance = u.balance, reserved = u.reserved, "
-    "    active_reservations = u.active, last_seq = u.last_seq, last_at = u.last_at "
+    "    active_reservations = u.active, last_seq = u.last_seq, last_at = u.last_at, "
+    "    last_hash = u.last_hash "
     "  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::integer[], $5::bigint[], "
-    "    $6::timestamptz[]) AS u(wallet_id, balance, reserved, active, last_seq, last_at) "
+    "    $6::timestamptz[], $34::bytea[]) "
+    "    AS u(wallet_id, balance, reserved, active, last_seq, last_at, last_hash) "
     "  WHERE w.wallet_id = u.wallet_id RETURNING 1"
     "), e AS ("
     "  INSERT INTO ledger.events (wallet_id, seq, kind, amount, reservation_id, "
-    "    idempotency_key, fingerprint, balance, reserved, expires_at, at, metadata) "
+    "    idempotency_key, fingerprint, balance, reserved, expires_at, at, metadata, hash) "
     "  SELECT wallet_id, seq, kind::ledger.event_kind, amount, reservation_id, idempotency_key, "
-    "    fingerprint, balance, reserved, expires_at, at, metadata "
+    "    fingerprint, balance, reserved, expires_at, at, metadata, hash "
     "  FROM unnest($7::text[], $8::bigint[], $9::text[], $10::bigint[], $11::uuid[], "
     "    $12::text[], $13::bytea[], $14::bigint[], $15::bigint[], $16::timestamptz[], "
-    "    $17::timestamptz[], $18::jsonb[]) AS e(wallet_id, seq, kind, amount, reservation_id, "
-    "    idempotency_key, fingerprint, balance, reserved, expires_at, at, metadata) "
+    "    $17::timestamptz[], $18::jsonb[], $33::bytea[]) AS e(wallet_id, seq, kind, amount, "
+    "    reservation_id, idempotency_key, fingerprint, balance, reserved, expires_at, at, "
+    "    metadata, hash) "
     "  RETURNING 1"
     "), ri AS ("
     "  INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
@@ -51,7 +54,7 @@ spi::Query q_write = {
     "  WHERE r.wallet_id = u.wallet_id AND r.reservation_id = u.reservation_id RETURNING 1"
     ") SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM e), (SELECT count(*) FROM ri), "
     "(SELECT count(*) FROM ru)",
-    32,
+    34,
     {TEXTARRAYOID,        INT8ARRAYOID,        INT8ARRAYOID,        INT4ARRAYOID,
      INT8ARRAYOID,        TIMESTAMPTZARRAYOID, TEXTARRAYOID,        INT8ARRAYOID,
      TEXTARRAYOID,        INT8ARRAYOID,        UUIDARRAYOID,        TEXTARRAYOID,
@@ -59,7 +62,8 @@ spi::Query q_write = {
      TIMESTAMPTZARRAYOID, JSONBARRAYOID,       TEXTARRAYOID,        UUIDARRAYOID,
      INT8ARRAYOID,        INT8ARRAYOID,        TEXTARRAYOID,        TIMESTAMPTZARRAYOID,
      TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,        UUIDARRAYOID,
-     INT8ARRAYOID,        TEXTARRAYOID,        TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID},
+     INT8ARRAYOID,        TEXTARRAYOID,        TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+     BYTEAARRAYOID,       BYTEAARRAYOID},
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
 
@@ -68,11 +72,11 @@ spi::Query q_write = {
 spi::Query q_write_one = {
     "WITH w AS ("
     "  UPDATE ledger.wallets SET balance = $2, reserved = $3, active_reservations = $4, "
-    "    last_seq = $5, last_at = $6 WHERE wallet_id = $1 RETURNING 1"
+    "    last_seq = $5, last_at = $6, last_hash = $26 WHERE wallet_id = $1 RETURNING 1"
     "), e AS ("
     "  INSERT INTO ledger.events (wallet_id, seq, kind, amount, reservation_id, "
-    "    idempotency_key, fingerprint, balance, reserved, expires_at, at, metadata) "
-    "  VALUES ($1, $7, $8::ledger.event_kind, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    "    idempotency_key, fingerprint, balance, reserved, expires_at, at, metadata, hash) "
+    "  VALUES ($1, $7, $8::ledger.event_kind, $9, $10, $11, $12, $13, $14, $15, $16, $17, $26)"
     "), ri AS ("
     "  INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
     "    expires_at, created_at, updated_at) "
@@ -82,15 +86,16 @@ spi::Query q_write_one = {
     "    state = $20::ledger.reservation_state, expires_at = $21, updated_at = $23 "
     "  WHERE $25 AND wallet_id = $1 AND reservation_id = $10 RETURNING 1"
     ") SELECT (SELECT count(*) FROM w), 1, 0, (SELECT count(*) FROM ru)",
-    25,
+    26,
     {TEXTOID,        INT8OID,        INT8OID,  INT4OID, INT8OID,  TIMESTAMPTZOID, INT8OID,
      TEXTOID,        INT8OID,        UUIDOID,  TEXTOID, BYTEAOID, INT8OID,        INT8OID,
      TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, INT8OID, INT8OID,  TEXTOID,        TIMESTAMPTZOID,
-     TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID,  BOOLOID},
+     TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID,  BOOLOID, BYTEAOID},
     nullptr};
 
 // Arguments of q_write_one; returns false when the set does not fit it.
 bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
+  // (the set is chained: the wallet's head is its one event's hash)
   if (set.wallets.size() != 1 || set.events.size() != 1 ||
       set.inserted.size() + set.updated.size() > 1)
     return false;
@@ -100,7 +105,7 @@ bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
   const WriteSet::ReservationRow* res = !set.inserted.empty()  ? &set.inserted[0]
                                         : !set.updated.empty() ? &set.updated[0]
                                                                : nullptr;
-  std::fill(nulls, nulls + 25, ' ');
+  std::fill(nulls, nulls + 26, ' ');
   args[0] = storage::text_datum(*w.wallet_id);
   args[1] = Int64GetDatum(w.state.balance);
   args[2] = Int64GetDatum(w.state.reserved);
@@ -140,6 +145,8 @@ bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
   args[22] = TimestampTzGetDatum(r ? r->updated_at : 0);
   args[23] = BoolGetDatum(!set.inserted.empty());
   args[24] = BoolGetDatum(!set.updated.empty());
+  // The event's hash is the wallet's new head.
+  args[25] = storage::bytea_datum(w.state.last_hash.data(), w.state.last_hash.size());
   return true;
 }
 
@@ -168,6 +175,10 @@ static void array_args(const WriteSet& set, Datum* args) {
     Datum cols[6] = {id.build(),     balance.build(),  reserved.build(),
                      active.build(), last_seq.build(), last_at.build()};
     std::copy(cols, cols + 6, args);
+    ArrayColumn head(BYTEAOID, n);
+    for (std::size_t i = 0; i < n; ++i)
+      head.set(i, storage::bytea_datum(set.wallets[i].state.last_hash.data(), 32));
+    args[33] = head.build();
   }
   {
     const std::size_t n = set.events.size();
@@ -200,6 +211,10 @@ static void array_args(const WriteSet& set, Datum* args) {
       else
         metadata.set(i, row.metadata);
     }
+    ArrayColumn hash(BYTEAOID, n);
+    for (std::size_t i = 0; i < n; ++i)
+      hash.set(i, storage::bytea_datum(set.events[i].hash.data(), 32));
+    args[32] = hash.build();
     Datum cols[12] = {wallet.build(),   seq.build(),        kind.build(), amount.build(),
                       rid.build(),      key.build(),        fp.build(),   balance.build(),
                       reserved.build(), expires_at.build(), at.build(),   metadata.build()};
@@ -244,9 +259,26 @@ static void array_args(const WriteSet& set, Datum* args) {
   }
 }
 
-void write(const WriteSet& set) {
-  Datum args[32];
-  char nulls[32];
+// Computes each event's hash from its wallet's head, in order, and moves the
+// heads forward.
+void chain(WriteSet& set) {
+  for (WriteSet::Wallet& w : set.wallets) {
+    core::Hash head = w.state.last_hash;
+    for (WriteSet::EventRow& row : set.events) {
+      if (row.wallet_id != w.wallet_id) continue;
+      row.hash = core::event_hash(
+          head, *row.wallet_id, *row.event,
+          core::EventRequest{row.idempotency_key, row.fingerprint, row.metadata_text});
+      head = row.hash;
+    }
+    w.state.last_hash = head;
+  }
+}
+
+void write(WriteSet& set) {
+  chain(set);
+  Datum args[34];
+  char nulls[34];
   const bool one = one_row_args(set, args, nulls);
   if (!one) array_args(set, args);
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/chain.hpp"
 #include "core/fingerprint.hpp"
 #include "core/types.hpp"
 #include "pg/postgres_headers.hpp"
@@ -25,6 +26,8 @@ struct WriteSet {
     const core::Fingerprint* fingerprint = nullptr;
     Datum metadata = 0;
     bool metadata_null = true;
+    const std::string* metadata_text = nullptr;  // canonical text, for the hash chain
+    core::Hash hash{};                           // set by write()
   };
   struct ReservationRow {
     const std::string* wallet_id;
@@ -41,6 +44,8 @@ struct WriteSet {
 // under REPEATABLE READ a concurrent change raises 40001; a unique violation
 // on the idempotency key (impossible while callers hold the wallet lock) is
 // reported as 40001 too, never as a bare 23505.
-void write(const WriteSet& set);
+// Chains the events first: each wallet's events follow its stored head hash,
+// and the wallet's new head is written with them.
+void write(WriteSet& set);
 
 }  // namespace baseledger::pg
