@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Upgrade test: a released version stays frozen, every later version is
+# reachable by ALTER EXTENSION, and an upgraded database is the same as a
+# fresh install of the newest version, with its money intact.
+#
+#   bash scripts/with-cluster.sh bash test/upgrade/run.sh
+#
+# 1. The install scripts of released versions (test/upgrade/released.sha256)
+#    have not changed since their release.
+# 2. Every available version has an update path to the default version.
+# 3. A database gets the oldest release and a ledger filled through its API
+#    (populate.sql), then walks ALTER EXTENSION baseledger UPDATE TO each
+#    version on the path, one step at a time: after each step the ledger is
+#    the same (snapshot.sql) and ledger_verify() finds nothing.
+# 4. After the last step the old data still works: a retried key replays, a
+#    hold in force settles, a lapsed hold gets its expire event.
+# 5. pg_dump --schema-only of the upgraded database (with --binary-upgrade,
+#    which lists every member of the extension, less the object ids) equals
+#    that of a fresh CREATE EXTENSION baseledger.
+# 6. In the database with pg_cron, the expiry job survives the upgrade.
+#
+# Ends with "N passed, M failed".
+set -uo pipefail
+
+cd "$(dirname "$0")/../.."
+here=test/upgrade
+. test/lib/checks.sh
+
+out=build/upgrade
+rm -rf "$out"
+mkdir -p "$out"
+
+# ---- 1. released versions are frozen
+while read -r sum file; do
+  [ -n "$sum" ] && [ "${sum:0:1}" != "#" ] || continue
+  actual=$(sha256sum "$file" 2>/dev/null | cut -d' ' -f1)
+  expect_eq "released script $file is unchanged" "$sum" "$actual"
+done <"$here/released.sha256"
+
+oldest=$(sed -nE 's/^[0-9a-f]{64} +sql\/baseledger--([0-9.]+)\.sql$/\1/p' "$here/released.sha256" |
+  sort -V | head -1)
+newest=$(q -d postgres -c "SELECT default_version FROM pg_available_extensions WHERE name = 'baseledger'")
+echo "# oldest release $oldest, default version $newest"
+
+# ---- 2. every version reaches the default one
+unreachable=$(q -d postgres -c "
+  SELECT string_agg(v.version, ', ' ORDER BY v.version)
+    FROM pg_available_extension_versions v
+   WHERE v.name = 'baseledger' AND v.version <> '$newest'
+     AND NOT EXISTS (SELECT 1 FROM pg_extension_update_paths('baseledger') p
+                      WHERE p.source = v.version AND p.target = '$newest'
+                        AND p.path IS NOT NULL)")
+expect_eq "every available version has an update path to $newest" "" "$unreachable"
+path=$(q -d postgres -c "
+  SELECT path FROM pg_extension_update_paths('baseledger')
+   WHERE source = '$oldest' AND target = '$newest'")
+echo "# update path: ${path:-none}"
+if [ -z "$path" ]; then
+  not_ok "an update path leads from $oldest to $newest"
+  summary
+  exit 1
+fi
+
+# ---- 3. install the oldest release, fill it, walk the path step by step
+for db in upgrade_old upgrade_new; do
+  dropdb --if-exists "$db" 2>/dev/null
+  createdb "$db"
+done
+expect_ok "CREATE EXTENSION baseledger VERSION '$oldest'" \
+  q -d upgrade_old -c "SET client_min_messages = warning" \
+  -c "CREATE EXTENSION baseledger VERSION '$oldest'"
+expect_ok "populate the $oldest ledger through its API" \
+  psql -X -q -d upgrade_old -f test/lib/populate.sql
+psql -X -q -d upgrade_old -f test/lib/snapshot.sql >"$out/before.txt" 2>&1
+echo "# $(grep -c '^event|' "$out/before.txt") events, $(grep -c '^reservation|' "$out/before.txt") holds"
+
+IFS=- read -r -a steps <<<"${path//--/-}"
+for step in "${steps[@]:1}"; do
+  expect_ok "ALTER EXTENSION baseledger UPDATE TO '$step'" \
+    q -d upgrade_old -c "ALTER EXTENSION baseledger UPDATE TO '$step'"
+  expect_eq "the extension is at $step" "$step" \
+    "$(q -d upgrade_old -c "SELECT extversion FROM pg_extension WHERE extname = 'baseledger'")"
+  psql -X -q -d upgrade_old -f test/lib/snapshot.sql >"$out/after-$step.txt" 2>&1
+  if cmp -s "$out/before.txt" "$out/after-$step.txt"; then
+    ok "balances, holds and events are unchanged at $step"
+  else
+    not_ok "balances, holds and events are unchanged at $step" \
+      "$(diff "$out/before.txt" "$out/after-$step.txt" | head -20)"
+  fi
+  expect_eq "ledger_verify() finds nothing at $step" "" \
+    "$(q -d upgrade_old -c "SELECT wallet_id || ': ' || problem FROM ledger.ledger_verify()")"
+done
+
+# ---- 4. the old data keeps working
+expect_eq "a key used before the upgrade replays (same seq, replayed)" "1|t" \
+  "$(q -d upgrade_old -c "SELECT seq, replayed FROM ledger.ledger_credit('up/org', 100000, 'fund', '{\"invoice\": 17}')")"
+expect_eq "the same key with another amount is an idempotency conflict" "LB007" \
+  "$(q -d upgrade_old -c "DO \$\$ BEGIN PERFORM ledger.ledger_credit('up/org', 1, 'fund');
+       EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%', SQLSTATE; END \$\$" 2>&1 | sed -nE 's/.*NOTICE: +//p')"
+expect_eq "a hold made before the upgrade settles" "settle|500|4047|f" \
+  "$(q -d upgrade_old -c "
+       SELECT kind, amount, balance, replayed FROM ledger.ledger_settle('up/org/agent-1',
+         (SELECT reservation_id FROM ledger.reservations WHERE wallet_id = 'up/org/agent-1'
+             AND state = 'active'), 500, 'call-3/settle')")"
+expect_eq "the hold that lapsed before the upgrade gets its expire event" "1|expire|40|50" \
+  "$(q -d upgrade_old -c "SELECT ledger.ledger_expire()" \
+       -c "SELECT kind, amount, balance FROM ledger.events WHERE wallet_id = 'up/late' ORDER BY seq DESC LIMIT 1" |
+     paste -sd'|')"
+expect_eq "ledger_verify() finds nothing after new writes" "" \
+  "$(q -d upgrade_old -c "SELECT wallet_id || ': ' || problem FROM ledger.ledger_verify()")"
+
+# ---- 5. the upgraded schema is the fresh one
+expect_ok "CREATE EXTENSION baseledger (fresh $newest)" \
+  q -d upgrade_new -c "SET client_min_messages = warning" -c "CREATE EXTENSION baseledger"
+
+# Object ids and transaction ids differ between two databases and the
+# \restrict key between two runs; everything else must be the same.
+schema_dump() {
+  pg_dump --schema-only "$@" |
+    sed -E -e '/^\\(un)?restrict /d' \
+      -e '/binary_upgrade_set_next_/d' \
+      -e "s/relfrozenxid = '[0-9]+'/relfrozenxid = 'xid'/" \
+      -e "s/^WHERE oid = '[0-9]+';$/WHERE oid = 'toast table oid';/" \
+      -e "s/(binary_upgrade_create_empty_extension\('baseledger', '[^']*', [a-z]+, '[^']*', )'\{[0-9,]*\}'/\1'{config table oids}'/"
+}
+for db in upgrade_old upgrade_new; do
+  schema_dump --binary-upgrade -d "$db" >"$out/$db.schema.sql"
+  schema_dump -d "$db" >"$out/$db.plain.sql"
+done
+if [ "$(grep -c 'ALTER EXTENSION baseledger ADD' "$out/upgrade_new.schema.sql")" -gt 0 ] &&
+  cmp -s "$out/upgrade_old.schema.sql" "$out/upgrade_new.schema.sql"; then
+  ok "pg_dump --schema-only --binary-upgrade: upgraded = fresh ($(grep -c 'ALTER EXTENSION baseledger ADD' "$out/upgrade_new.schema.sql") member objects)"
+else
+  not_ok "pg_dump --schema-only --binary-upgrade: upgraded = fresh" \
+    "$(diff -u "$out/upgrade_new.schema.sql" "$out/upgrade_old.schema.sql" | head -60)"
+fi
+if cmp -s "$out/upgrade_old.plain.sql" "$out/upgrade_new.plain.sql"; then
+  ok "pg_dump --schema-only: upgraded = fresh"
+else
+  not_ok "pg_dump --schema-only: upgraded = fresh" \
+    "$(diff -u "$out/upgrade_new.plain.sql" "$out/upgrade_old.plain.sql" | head -40)"
+fi
+# What pg_dump does not show: the extension's own record of its tables.
+expect_eq "the same tables are registered for dumping" \
+  "$(q -d upgrade_new -c "SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM pg_extension, unnest(extconfig) c WHERE extname = 'baseledger'")" \
+  "$(q -d upgrade_old -c "SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM pg_extension, unnest(extconfig) c WHERE extname = 'baseledger'")"
+
+# ---- 6. with pg_cron, the expiry job survives the upgrade
+q -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS baseledger CASCADE" >/dev/null
+expect_ok "CREATE EXTENSION baseledger VERSION '$oldest' with pg_cron" \
+  q -c "CREATE EXTENSION baseledger VERSION '$oldest'"
+expect_ok "ALTER EXTENSION baseledger UPDATE with pg_cron" \
+  q -c "ALTER EXTENSION baseledger UPDATE"
+expect_eq "the pg_cron job baseledger-expire is still scheduled" \
+  "* * * * *|SELECT ledger.ledger_expire()" \
+  "$(q -c "SELECT schedule, command FROM cron.job WHERE jobname = 'baseledger-expire'")"
+q -c "SET client_min_messages = warning" -c "DROP EXTENSION baseledger CASCADE" >/dev/null
+
+dropdb upgrade_old
+dropdb upgrade_new
+summary
