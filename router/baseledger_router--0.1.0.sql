@@ -55,13 +55,17 @@ COMMENT ON TYPE @extschema@.reservation_status IS 'A reservation as a reader see
 
 -- ---------------------------------------------------------------- placement
 
--- The hash PL/Proxy maps to a partition (hash & (partitions - 1)). A NULL id
--- hashes to 0 so that the call still reaches a shard, which then refuses it
--- with 22004 like a direct call.
+-- The hash PL/Proxy maps to a partition (hash & (partitions - 1)): hashtext
+-- of the root segment. A NULL id hashes as '' so that the call still reaches
+-- a shard, which refuses it with 22004 like a direct call (PL/Proxy itself
+-- would fail on a NULL hash). Every proxy function below writes this
+-- expression out in its RUN ON clause rather than calling this function:
+-- PL/Proxy evaluates RUN ON with a query per call, and a builtin there costs
+-- the router less than a SQL function. The two must stay equal.
 CREATE FUNCTION @extschema@.ledger_tenant_hash(wallet_id text) RETURNS integer
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   SET search_path = pg_catalog, pg_temp
-  AS $$ SELECT coalesce(hashtext(split_part(wallet_id, '/', 1)), 0) $$;
+  AS $$ SELECT hashtext(coalesce(split_part(wallet_id, '/', 1), '')) $$;
 COMMENT ON FUNCTION @extschema@.ledger_tenant_hash(text) IS
   'hashtext of the wallet id''s root segment (its tenant): the key PL/Proxy routes on';
 
@@ -115,7 +119,7 @@ CREATE FUNCTION @extschema@.ledger_create_wallet(
   RETURNS @extschema@.wallet_balance
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
-  RUN ON ledger.ledger_tenant_hash(wallet_id);
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_create_wallet(text, text, jsonb) IS
   'Creates a wallet on its tenant''s shard, or returns it unchanged when it exists with the same unit';
@@ -125,7 +129,7 @@ CREATE FUNCTION @extschema@.ledger_credit(
   RETURNS @extschema@.ledger_result
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
-  RUN ON ledger.ledger_tenant_hash(wallet_id);
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_credit(text, bigint, text, jsonb) IS
   'Adds funds to a wallet (on its tenant''s shard)';
@@ -135,7 +139,7 @@ CREATE FUNCTION @extschema@.ledger_debit(
   RETURNS @extschema@.ledger_result
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
-  RUN ON ledger.ledger_tenant_hash(wallet_id);
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_debit(text, bigint, text, jsonb) IS
   'Charges a known cost directly from available funds (on the wallet''s shard)';
@@ -145,7 +149,7 @@ CREATE FUNCTION @extschema@.ledger_reserve(
   RETURNS @extschema@.ledger_result
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
-  RUN ON ledger.ledger_tenant_hash(wallet_id);
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_reserve(text, bigint, interval, text, jsonb) IS
   'Holds funds before a call; the hold lapses after ttl (on the wallet''s shard)';
@@ -156,7 +160,7 @@ CREATE FUNCTION @extschema@.ledger_settle(
   RETURNS @extschema@.ledger_result
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
-  RUN ON ledger.ledger_tenant_hash(wallet_id);
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_settle(text, uuid, bigint, text, jsonb) IS
   'Captures the real cost of a call from its hold and releases the rest (on the wallet''s shard)';
@@ -166,7 +170,7 @@ CREATE FUNCTION @extschema@.ledger_cancel(
   RETURNS @extschema@.ledger_result
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
-  RUN ON ledger.ledger_tenant_hash(wallet_id);
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_cancel(text, uuid, text, jsonb) IS
   'Releases a whole hold (on the wallet''s shard)';
@@ -176,7 +180,7 @@ CREATE FUNCTION @extschema@.ledger_extend(
   RETURNS @extschema@.ledger_result
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
-  RUN ON ledger.ledger_tenant_hash(wallet_id);
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_extend(text, uuid, interval, text) IS
   'Heartbeat of a long call: the hold now expires ttl from now (on the wallet''s shard)';
@@ -221,7 +225,7 @@ CREATE FUNCTION @extschema@.ledger_reserve_batch_part(
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
   SPLIT ALL;
-  RUN ON ledger.ledger_tenant_hash(wallet_ids);
+  RUN ON hashtext(coalesce(split_part(wallet_ids, '/', 1), ''));
   SELECT (positions)[b.ordinal] AS ordinal, b.sqlstate, b.message, b.wallet_id, b.seq, b.kind,
          b.reservation_id, b.amount, b.balance, b.reserved, b.available, b.expires_at, b.at,
          b.replayed
@@ -253,7 +257,7 @@ CREATE FUNCTION @extschema@.ledger_settle_batch_part(
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
   SPLIT ALL;
-  RUN ON ledger.ledger_tenant_hash(wallet_ids);
+  RUN ON hashtext(coalesce(split_part(wallet_ids, '/', 1), ''));
   SELECT (positions)[b.ordinal] AS ordinal, b.sqlstate, b.message, b.wallet_id, b.seq, b.kind,
          b.reservation_id, b.amount, b.balance, b.reserved, b.available, b.expires_at, b.at,
          b.replayed
@@ -377,7 +381,7 @@ CREATE FUNCTION @extschema@.ledger_balance(wallet_id text)
   RETURNS @extschema@.wallet_balance
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
-  RUN ON ledger.ledger_tenant_hash(wallet_id);
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_balance(text) IS
   'A wallet''s balance, reserved and available funds now, from its shard';
@@ -386,7 +390,7 @@ CREATE FUNCTION @extschema@.ledger_reservation(wallet_id text, reservation_id uu
   RETURNS @extschema@.reservation_status
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
-  RUN ON ledger.ledger_tenant_hash(wallet_id);
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_reservation(text, uuid) IS
   'One reservation and its state now, from its wallet''s shard';
@@ -398,7 +402,7 @@ CREATE FUNCTION @extschema@.ledger_history(
                  metadata jsonb)
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
-  RUN ON ledger.ledger_tenant_hash(wallet_id);
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_history(text, bigint, integer) IS
   'A page of a wallet''s events after after_seq, in sequence order, from its shard';
@@ -417,7 +421,7 @@ CREATE FUNCTION @extschema@.ledger_verify_wallet(wallet_id text)
   RETURNS TABLE (wallet_id text, problem text)
   LANGUAGE plproxy VOLATILE AS $$
   CLUSTER 'baseledger';
-  RUN ON ledger.ledger_tenant_hash(wallet_id);
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
   TARGET ledger.ledger_verify;
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_verify_wallet(text) IS

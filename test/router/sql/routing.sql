@@ -32,7 +32,7 @@ SELECT w, ledger_router_partition(w) AS partition
                     'acme/research/agent-7', 'zeta/batch-runner', 'zeta/x/y']) w;
 SELECT ledger_tenant_hash('acme/x') = hashtext('acme') AS hash_of_root,
        ledger_tenant_hash('acme') = ledger_tenant_hash('acme/research/agent-7') AS same_tree,
-       ledger_tenant_hash(NULL) AS null_hash;
+       ledger_tenant_hash(NULL) = hashtext('') AS null_as_empty;
 
 SELECT wallet_id FROM ledger_create_wallet('globex/ops');
 SELECT wallet_id FROM ledger_create_wallet('initech/agent-1');
