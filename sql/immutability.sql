@@ -59,8 +59,8 @@ SELECT label, pg_temp.try(q) AS result FROM (VALUES
   ('truncate', $$TRUNCATE ledger.events$$),
   ('truncate only', $$TRUNCATE ONLY ledger.events$$),
   ('truncate with the other tables', $$TRUNCATE ledger.wallets, ledger.events, ledger.reservations$$),
-  ('upsert onto an event', $$INSERT INTO ledger.events (wallet_id, seq, kind, amount, balance, reserved, at)
-                             VALUES ('imm/a', 1, 'credit', 1, 1, 0, now())
+  ('upsert onto an event', $$INSERT INTO ledger.events (wallet_id, seq, kind, amount, balance, reserved, at, hash)
+                             VALUES ('imm/a', 1, 'credit', 1, 1, 0, now(), sha256('x'::bytea))
                              ON CONFLICT (wallet_id, seq) DO UPDATE SET amount = 1$$),
   ('merge update', $$MERGE INTO ledger.events e USING (SELECT 'imm/a' AS w) s ON e.wallet_id = s.w
                      WHEN MATCHED THEN UPDATE SET amount = 0$$),
@@ -106,8 +106,8 @@ SELECT label, pg_temp.try(q) AS result FROM (VALUES
   ('update wallets', $$UPDATE ledger.wallets SET balance = 1000000$$),
   ('delete wallets', $$DELETE FROM ledger.wallets$$),
   ('truncate wallets', $$TRUNCATE ledger.wallets$$),
-  ('insert events', $$INSERT INTO ledger.events (wallet_id, seq, kind, amount, balance, reserved, at)
-                      VALUES ('imm/a', 99, 'credit', 1000000, 1000000, 0, now())$$),
+  ('insert events', $$INSERT INTO ledger.events (wallet_id, seq, kind, amount, balance, reserved, at, hash)
+                      VALUES ('imm/a', 99, 'credit', 1000000, 1000000, 0, now(), sha256('x'::bytea))$$),
   ('update events', $$UPDATE ledger.events SET amount = 0$$),
   ('delete events', $$DELETE FROM ledger.events$$),
   ('truncate events', $$TRUNCATE ledger.events$$),
@@ -116,6 +116,12 @@ SELECT label, pg_temp.try(q) AS result FROM (VALUES
   ('update reservations', $$UPDATE ledger.reservations SET state = 'cancelled'$$),
   ('delete reservations', $$DELETE FROM ledger.reservations$$),
   ('truncate reservations', $$TRUNCATE ledger.reservations$$),
+  -- nor give itself a grant
+  ('insert grants', $$INSERT INTO ledger.grants (wallet_id, role_id, privilege, granted_at)
+                      VALUES ('imm/a', 'regress_baseledger_intruder'::regrole, 'spend', now())$$),
+  ('update grants', $$UPDATE ledger.grants SET privilege = 'spend'$$),
+  ('delete grants', $$DELETE FROM ledger.grants$$),
+  ('truncate grants', $$TRUNCATE ledger.grants$$),
   -- nor move the ledger's clock or its limits
   ('set clock_offset', $$SET baseledger.clock_offset = '1h'$$),
   ('set max_ttl', $$SET baseledger.max_ttl = '365d'$$)
@@ -139,4 +145,5 @@ DROP ROLE regress_baseledger_intruder;
 SELECT pg_temp.events_changed() AS events_changed;
 SELECT count(*) AS wallets FROM ledger.wallets;
 SELECT count(*) AS reservations, min(state::text) AS state FROM ledger.reservations;
+SELECT count(*) AS grants FROM ledger.grants;
 SELECT * FROM ledger_verify();

@@ -85,6 +85,8 @@ SELECT kind FROM ledger_reserve('ver/t9', 40, '1 hour', 'hold');
 SELECT count(*) AS problems FROM ledger_verify();
 
 -- As a superuser, with the append-only triggers switched off for a moment.
+-- An edited, removed or moved event also breaks the hash chain at that seq;
+-- a removed last event leaves the wallet's head hash pointing at nothing.
 BEGIN;
 ALTER TABLE ledger.events DISABLE TRIGGER ALL;
 -- t1: an event's amount changed (credit 50 -> 60)
@@ -105,11 +107,12 @@ UPDATE ledger.wallets SET balance = balance + 1000 WHERE wallet_id = 'ver/t3';
 UPDATE ledger.reservations SET state = 'cancelled' WHERE wallet_id = 'ver/t4';
 -- t5: a reservation's amount edited
 UPDATE ledger.reservations SET amount = 10 WHERE wallet_id = 'ver/t5';
--- t6: an event forged, appended directly
-INSERT INTO ledger.events (wallet_id, seq, kind, amount, balance, reserved, at)
-  SELECT 'ver/t6', 2, 'credit', 1000000, 1000100, 0, at + interval '1 second'
+-- t6: an event forged, appended directly, with a made-up hash of the right size
+INSERT INTO ledger.events (wallet_id, seq, kind, amount, balance, reserved, at, hash)
+  SELECT 'ver/t6', 2, 'credit', 1000000, 1000100, 0, at + interval '1 second', sha256('x'::bytea)
     FROM ledger.events WHERE wallet_id = 'ver/t6' AND seq = 1;
--- t9: the wallet row deleted
+-- t9: the wallet row deleted (reported once: with no row there is no stored
+-- balance, seq or head hash to compare)
 DELETE FROM ledger.wallets WHERE wallet_id = 'ver/t9';
 
 SELECT * FROM pg_temp.verify('ver/t1');

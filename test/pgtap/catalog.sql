@@ -1,6 +1,6 @@
 -- The catalog contract of baseledger: the schema, its tables with their
--- columns, keys, indexes and constraints, its types, and the triggers that
--- keep the event log append-only. Everything runs in one transaction that is
+-- columns, keys, indexes and constraints, its types, the triggers that keep
+-- the event log append-only, and the roles the extension creates. Everything runs in one transaction that is
 -- rolled back, so the shared database is left as it was found.
 \unset ECHO
 \set QUIET 1
@@ -18,7 +18,7 @@ RESET client_min_messages;
 -- Types are compared as format_type() prints them: unqualified when visible.
 SET search_path = ledger, public;
 
-SELECT plan(103);
+SELECT plan(130);
 
 -- ---------------------------------------------------------------- schema
 
@@ -60,8 +60,8 @@ SELECT is_empty($$
                         AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'baseledger'))
 $$, 'every table, type and function in schema ledger is a member of extension baseledger');
 
-SELECT tables_are('ledger', ARRAY['wallets', 'events', 'reservations'],
-                  'schema ledger has exactly the tables wallets, events and reservations');
+SELECT tables_are('ledger', ARRAY['wallets', 'events', 'reservations', 'grants'],
+                  'schema ledger has exactly the tables wallets, events, reservations and grants');
 SELECT types_are('ledger',
                  ARRAY['event_kind', 'reservation_state', 'ledger_result', 'wallet_balance',
                        'reservation_status'],
@@ -72,21 +72,25 @@ SELECT types_are('ledger',
 SELECT has_table('ledger', 'wallets', 'table ledger.wallets exists');
 SELECT has_table('ledger', 'events', 'table ledger.events exists');
 SELECT has_table('ledger', 'reservations', 'table ledger.reservations exists');
+SELECT has_table('ledger', 'grants', 'table ledger.grants exists');
 
 SELECT columns_are('ledger', 'wallets',
   ARRAY['wallet_id', 'unit', 'balance', 'reserved', 'active_reservations', 'last_seq',
-        'last_at', 'created_at', 'metadata'],
+        'last_at', 'created_at', 'metadata', 'last_hash'],
   'ledger.wallets has exactly the expected columns');
 SELECT columns_are('ledger', 'events',
   ARRAY['wallet_id', 'seq', 'kind', 'amount', 'reservation_id', 'idempotency_key',
-        'fingerprint', 'balance', 'reserved', 'expires_at', 'at', 'metadata'],
+        'fingerprint', 'balance', 'reserved', 'expires_at', 'at', 'metadata', 'hash'],
   'ledger.events has exactly the expected columns');
 SELECT columns_are('ledger', 'reservations',
   ARRAY['reservation_id', 'wallet_id', 'amount', 'captured', 'state', 'expires_at',
         'created_at', 'updated_at'],
   'ledger.reservations has exactly the expected columns');
+SELECT columns_are('ledger', 'grants',
+  ARRAY['wallet_id', 'role_id', 'privilege', 'granted_at'],
+  'ledger.grants has exactly the expected columns');
 
--- Each column: its type, and whether it may be NULL (29 columns, 2 tests each).
+-- Each column: its type, and whether it may be NULL (35 columns, 2 tests each).
 CREATE TEMP TABLE expected_columns (tab name, col name, typ text, not_null boolean);
 INSERT INTO expected_columns VALUES
   ('wallets', 'wallet_id',           'text',                     true),
@@ -98,6 +102,7 @@ INSERT INTO expected_columns VALUES
   ('wallets', 'last_at',             'timestamp with time zone', false),
   ('wallets', 'created_at',          'timestamp with time zone', true),
   ('wallets', 'metadata',            'jsonb',                    false),
+  ('wallets', 'last_hash',           'bytea',                    false),
   ('events', 'wallet_id',            'text',                     true),
   ('events', 'seq',                  'bigint',                   true),
   ('events', 'kind',                 'event_kind',               true),
@@ -110,6 +115,7 @@ INSERT INTO expected_columns VALUES
   ('events', 'expires_at',           'timestamp with time zone', false),
   ('events', 'at',                   'timestamp with time zone', true),
   ('events', 'metadata',             'jsonb',                    false),
+  ('events', 'hash',                 'bytea',                    true),
   ('reservations', 'reservation_id', 'uuid',                     true),
   ('reservations', 'wallet_id',      'text',                     true),
   ('reservations', 'amount',         'bigint',                   true),
@@ -117,7 +123,11 @@ INSERT INTO expected_columns VALUES
   ('reservations', 'state',          'reservation_state',        true),
   ('reservations', 'expires_at',     'timestamp with time zone', true),
   ('reservations', 'created_at',     'timestamp with time zone', true),
-  ('reservations', 'updated_at',     'timestamp with time zone', true);
+  ('reservations', 'updated_at',     'timestamp with time zone', true),
+  ('grants', 'wallet_id',            'text',                     true),
+  ('grants', 'role_id',              'oid',                      true),
+  ('grants', 'privilege',            'text',                     true),
+  ('grants', 'granted_at',           'timestamp with time zone', true);
 
 SELECT col_type_is('ledger', tab, col, typ,
                    format('ledger.%s.%s is %s', tab, col, typ))
@@ -138,6 +148,14 @@ SELECT col_is_pk('ledger', 'events', ARRAY['wallet_id', 'seq'],
 SELECT has_pk('ledger', 'reservations', 'ledger.reservations has a primary key');
 SELECT col_is_pk('ledger', 'reservations', ARRAY['wallet_id', 'reservation_id'],
                  'ledger.reservations primary key is (wallet_id, reservation_id)');
+SELECT has_pk('ledger', 'grants', 'ledger.grants has a primary key');
+SELECT col_is_pk('ledger', 'grants', ARRAY['wallet_id', 'role_id', 'privilege'],
+                 'ledger.grants primary key is (wallet_id, role_id, privilege)');
+-- Ids compare byte by byte, so that a grant's path prefix is exact.
+SELECT is(
+  (SELECT c.collname::text FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+    WHERE a.attrelid = 'ledger.grants'::regclass AND a.attname = 'wallet_id'),
+  'C', 'ledger.grants.wallet_id is COLLATE "C"');
 
 -- The idempotency shield: a UNIQUE constraint (not only an index).
 SELECT col_is_unique('ledger', 'events', ARRAY['wallet_id', 'idempotency_key'],
@@ -172,6 +190,23 @@ SELECT results_eq($$
 $$, $$ VALUES ('wallets_available_not_negative', 'CHECK (((balance - reserved) >= 0))'),
               ('wallets_reserved_not_negative', 'CHECK ((reserved >= 0))') $$,
   'ledger.wallets checks balance - reserved >= 0 and reserved >= 0');
+-- The hash chain: every event's hash is a SHA-256 (32 bytes).
+SELECT results_eq($$
+  SELECT conname::text COLLATE "default", pg_get_constraintdef(oid)
+    FROM pg_constraint
+   WHERE conrelid = 'ledger.events'::regclass AND contype = 'c'
+   ORDER BY conname
+$$, $$ VALUES ('events_hash_is_sha256', 'CHECK ((length(hash) = 32))') $$,
+  'ledger.events checks that a hash is 32 bytes');
+-- A grant is 'read' or 'spend'.
+SELECT results_eq($$
+  SELECT conname::text COLLATE "default", pg_get_constraintdef(oid)
+    FROM pg_constraint
+   WHERE conrelid = 'ledger.grants'::regclass AND contype = 'c'
+   ORDER BY conname
+$$, $$ VALUES ('grants_privilege_check',
+               'CHECK ((privilege = ANY (ARRAY[''read''::text, ''spend''::text])))') $$,
+  'ledger.grants checks that a privilege is read or spend');
 
 -- ---------------------------------------------------------------- types
 
@@ -258,6 +293,31 @@ SELECT results_eq($$
    ORDER BY tgname
 $$, $$ VALUES ('events_no_truncate', 'A'), ('events_no_update_delete', 'A') $$,
   'both immutability triggers are ENABLE ALWAYS');
+
+-- ---------------------------------------------------------------- roles
+
+-- Three roles to grant to login roles; none can log in or bypass anything.
+SELECT has_role(r, format('role %s exists', r))
+  FROM unnest(ARRAY['baseledger_admin', 'baseledger_client', 'baseledger_auditor']) r;
+SELECT results_eq($$
+  SELECT rolname::text COLLATE "default", rolcanlogin, rolsuper, rolcreaterole, rolcreatedb,
+         rolreplication, rolbypassrls, rolinherit
+    FROM pg_roles WHERE rolname IN ('baseledger_admin', 'baseledger_client', 'baseledger_auditor')
+   ORDER BY rolname COLLATE "C"
+$$, $$ VALUES ('baseledger_admin', false, false, false, false, false, false, true),
+              ('baseledger_auditor', false, false, false, false, false, false, true),
+              ('baseledger_client', false, false, false, false, false, false, true) $$,
+  'the baseledger roles are NOLOGIN and hold no special attribute');
+-- None of them is a member of another role, so none inherits more than its own grants.
+SELECT is_empty($$
+  SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+   WHERE r.rolname IN ('baseledger_admin', 'baseledger_client', 'baseledger_auditor')
+$$, 'no baseledger role is a member of another role');
+SELECT ok(coalesce(shobj_description(oid, 'pg_authid'), '') <> '',
+          format('role %s has a COMMENT', rolname))
+  FROM pg_roles
+ WHERE rolname IN ('baseledger_admin', 'baseledger_client', 'baseledger_auditor')
+ ORDER BY rolname;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,7 +1,9 @@
 -- The function contract of baseledger: for each function of schema ledger,
 -- its exact signature (argument names, types and defaults), return type,
 -- language, volatility, non-strictness and comment; NULL required arguments
--- raise 22004 rather than return NULL; and the privileges on the tables.
+-- raise 22004 rather than return NULL; and the privileges: no EXECUTE for
+-- PUBLIC, exactly the documented set of functions for each baseledger role,
+-- and no direct access to the tables for anyone but their owner.
 -- Everything runs in one transaction that is rolled back.
 \unset ECHO
 \set QUIET 1
@@ -19,7 +21,7 @@ RESET client_min_messages;
 -- Types are compared as the catalog prints them: unqualified when visible.
 SET search_path = ledger, public;
 
-SELECT plan(155);
+SELECT plan(212);
 
 -- ---------------------------------------------------------------- the API
 
@@ -27,7 +29,8 @@ SELECT functions_are('ledger', ARRAY[
   'ledger_create_wallet', 'ledger_credit', 'ledger_debit', 'ledger_reserve', 'ledger_settle',
   'ledger_cancel', 'ledger_extend', 'ledger_expire', 'ledger_balance', 'ledger_reservation',
   'ledger_history', 'ledger_verify', 'ledger_schedule_expiry', 'ledger_unschedule_expiry',
-  'ledger_reserve_batch', 'ledger_settle_batch', 'ledger_events_immutable'],
+  'ledger_reserve_batch', 'ledger_settle_batch', 'ledger_events_immutable', 'ledger_head',
+  'ledger_grant', 'ledger_revoke'],
   'schema ledger has exactly the functions of the API and the immutability trigger');
 
 -- One row per function: argument types, the exact argument list as
@@ -104,7 +107,17 @@ INSERT INTO api VALUES
    'setof record', 'c', 'volatile'),
   ('ledger_events_immutable', '{}',
    '',
-   'trigger', 'trigger', 'c', 'volatile');
+   'trigger', 'trigger', 'c', 'volatile'),
+  ('ledger_head', '{text}',
+   'wallet_id text',
+   'TABLE(wallet_id text, seq bigint, hash bytea)',
+   'setof record', 'c', 'stable'),
+  ('ledger_grant', '{regrole,text,text}',
+   'role regrole, wallet_id text, privilege text',
+   'boolean', 'boolean', 'c', 'volatile'),
+  ('ledger_revoke', '{regrole,text,text}',
+   'role regrole, wallet_id text, privilege text',
+   'boolean', 'boolean', 'c', 'volatile');
 
 -- Looks a function of the table up by its signature; NULL when it is missing,
 -- so that every check below fails (rather than errors) for a missing function.
@@ -117,7 +130,7 @@ CREATE FUNCTION pg_temp.sig(fn name, argtypes name[]) RETURNS text
     SELECT format('ledger.%s(%s)', fn, array_to_string(argtypes, ', '))
 $$;
 
--- 17 functions, 8 checks each.
+-- 20 functions, 8 checks each.
 SELECT has_function('ledger', fn, argtypes, pg_temp.sig(fn, argtypes) || ' exists')
   FROM api;
 SELECT is(pg_get_function_arguments(pg_temp.proc(fn, argtypes)), arguments,
@@ -176,6 +189,21 @@ SELECT throws_ok($$ SELECT ledger_reservation('pgtap-fn', NULL) $$, '22004', NUL
                  'ledger_reservation with a NULL reservation_id raises 22004');
 SELECT throws_ok($$ SELECT * FROM ledger_history('pgtap-fn', NULL) $$, '22004', NULL,
                  'ledger_history with a NULL after_seq raises 22004');
+SELECT throws_ok($$ SELECT * FROM ledger_head(NULL) $$, '22004', NULL,
+                 'ledger_head(NULL) raises 22004');
+-- Grants.
+SELECT throws_ok($$ SELECT ledger_grant(NULL, 'pgtap-fn', 'read') $$, '22004', NULL,
+                 'ledger_grant with a NULL role raises 22004');
+SELECT throws_ok($$ SELECT ledger_grant('baseledger_client', NULL, 'read') $$, '22004', NULL,
+                 'ledger_grant with a NULL wallet_id raises 22004');
+SELECT throws_ok($$ SELECT ledger_grant('baseledger_client', 'pgtap-fn', NULL) $$, '22004', NULL,
+                 'ledger_grant with a NULL privilege raises 22004');
+SELECT throws_ok($$ SELECT ledger_revoke(NULL, 'pgtap-fn', 'read') $$, '22004', NULL,
+                 'ledger_revoke with a NULL role raises 22004');
+SELECT throws_ok($$ SELECT ledger_revoke('baseledger_client', NULL, 'read') $$, '22004', NULL,
+                 'ledger_revoke with a NULL wallet_id raises 22004');
+SELECT throws_ok($$ SELECT ledger_revoke('baseledger_client', 'pgtap-fn', NULL) $$, '22004', NULL,
+                 'ledger_revoke with a NULL privilege raises 22004');
 -- Upkeep: ledger_verify(NULL) is documented to mean all wallets.
 SELECT throws_ok($$ SELECT ledger_expire(NULL) $$, '22004', NULL,
                  'ledger_expire(NULL) raises 22004');
@@ -184,6 +212,8 @@ SELECT lives_ok($$ SELECT * FROM ledger_verify(NULL) $$,
 -- The failed calls left no trace: only the setup credit was written.
 SELECT is((ledger_balance('pgtap-fn')).last_seq, 1::bigint,
           'the calls refused for a NULL argument wrote no event');
+SELECT is((SELECT count(*) FROM ledger.grants), 0::bigint,
+          'the grant calls refused for a NULL argument wrote no grant');
 
 -- ---------------------------------------------------------------- privileges
 
@@ -193,6 +223,84 @@ SELECT table_privs_are('ledger', 'events', 'public', ARRAY[]::name[],
                        'PUBLIC has no privilege on ledger.events');
 SELECT table_privs_are('ledger', 'reservations', 'public', ARRAY[]::name[],
                        'PUBLIC has no privilege on ledger.reservations');
+SELECT table_privs_are('ledger', 'grants', 'public', ARRAY[]::name[],
+                       'PUBLIC has no privilege on ledger.grants');
+-- Nor do the baseledger roles: they reach the tables only through the functions.
+SELECT table_privs_are('ledger', t, r, ARRAY[]::name[],
+                       format('%s has no privilege on ledger.%s', r, t))
+  FROM unnest(ARRAY['wallets', 'events', 'reservations', 'grants']) t,
+       unnest(ARRAY['baseledger_admin', 'baseledger_client', 'baseledger_auditor']) r;
+SELECT is_empty($$
+  SELECT r || ' ' || p || ' ledger.' || t
+    FROM unnest(ARRAY['wallets', 'events', 'reservations', 'grants']) t,
+         unnest(ARRAY['baseledger_admin', 'baseledger_client', 'baseledger_auditor']) r,
+         unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
+   WHERE has_table_privilege(r, format('ledger.%I', t), p)
+$$, 'no baseledger role may read or write a ledger table directly, not even through a membership');
+
+-- Schema ledger: USAGE for the three roles only.
+SELECT schema_privs_are('ledger', 'public', ARRAY[]::name[],
+                        'PUBLIC has no privilege on schema ledger');
+SELECT schema_privs_are('ledger', r, ARRAY['USAGE'],
+                        format('%s has USAGE and nothing else on schema ledger', r))
+  FROM unnest(ARRAY['baseledger_admin', 'baseledger_client', 'baseledger_auditor']) r;
+
+-- Functions: PUBLIC may execute none of them (the default ACL of a function
+-- would let it: the grant must be revoked explicitly).
+SELECT is_empty($$
+  SELECT p.oid::regprocedure::text
+    FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+   WHERE p.pronamespace = 'ledger'::regnamespace
+     AND a.grantee = 0 AND a.privilege_type = 'EXECUTE'
+$$, 'PUBLIC has EXECUTE on no function of schema ledger');
+
+-- The functions run as their caller: none is SECURITY DEFINER. The two
+-- written in PL/pgSQL pin their search_path.
+SELECT is_empty($$
+  SELECT p.oid::regprocedure::text FROM pg_proc p
+   WHERE p.pronamespace = 'ledger'::regnamespace AND p.prosecdef
+$$, 'no function of schema ledger is SECURITY DEFINER');
+SELECT results_eq($$
+  SELECT p.proname::text COLLATE "default", array_to_string(p.proconfig, ';') COLLATE "default"
+    FROM pg_proc p
+   WHERE p.pronamespace = 'ledger'::regnamespace
+     AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')
+   ORDER BY p.proname COLLATE "C"
+$$, $$ VALUES ('ledger_schedule_expiry', 'search_path=pg_catalog, pg_temp'),
+              ('ledger_unschedule_expiry', 'search_path=pg_catalog, pg_temp') $$,
+  'the PL/pgSQL functions of schema ledger run with search_path = pg_catalog, pg_temp');
+
+-- Each role may execute exactly the functions the README documents for it.
+CREATE TEMP TABLE role_functions (role name, fn text);
+INSERT INTO role_functions
+  SELECT 'baseledger_admin', p.oid::regprocedure::text
+    FROM pg_proc p WHERE p.pronamespace = 'ledger'::regnamespace;
+INSERT INTO role_functions VALUES
+  ('baseledger_client', 'ledger_debit(text,bigint,text,jsonb)'),
+  ('baseledger_client', 'ledger_reserve(text,bigint,interval,text,jsonb)'),
+  ('baseledger_client', 'ledger_settle(text,uuid,bigint,text,jsonb)'),
+  ('baseledger_client', 'ledger_cancel(text,uuid,text,jsonb)'),
+  ('baseledger_client', 'ledger_extend(text,uuid,interval,text)'),
+  ('baseledger_client', 'ledger_reserve_batch(text[],bigint[],interval[],text[],jsonb[])'),
+  ('baseledger_client', 'ledger_settle_batch(text[],uuid[],bigint[],text[],jsonb[])'),
+  ('baseledger_client', 'ledger_balance(text)'),
+  ('baseledger_client', 'ledger_reservation(text,uuid)'),
+  ('baseledger_client', 'ledger_history(text,bigint,integer)'),
+  ('baseledger_client', 'ledger_head(text)'),
+  ('baseledger_auditor', 'ledger_balance(text)'),
+  ('baseledger_auditor', 'ledger_reservation(text,uuid)'),
+  ('baseledger_auditor', 'ledger_history(text,bigint,integer)'),
+  ('baseledger_auditor', 'ledger_head(text)'),
+  ('baseledger_auditor', 'ledger_verify(text)');
+SELECT is((SELECT count(*) FROM role_functions WHERE role = 'baseledger_admin'), 20::bigint,
+          'baseledger_admin: every one of the 20 functions of schema ledger');
+SELECT set_eq(
+  format($$ SELECT p.oid::regprocedure::text FROM pg_proc p
+             WHERE p.pronamespace = 'ledger'::regnamespace
+               AND has_function_privilege(%L, p.oid, 'EXECUTE') $$, r),
+  format($$ SELECT fn FROM role_functions WHERE role = %L $$, r),
+  format('%s may execute exactly its documented functions', r))
+  FROM unnest(ARRAY['baseledger_admin', 'baseledger_client', 'baseledger_auditor']) r;
 
 SELECT * FROM finish();
 ROLLBACK;
