@@ -70,11 +70,11 @@ COMMENT ON COLUMN @extschema@.wallets.last_hash IS
   'Hash of the wallet''s last event: the head of its chain (NULL before the first event)';
 COMMENT ON CONSTRAINT events_hash_is_sha256 ON @extschema@.events IS 'A hash is 32 bytes';
 
-CREATE FUNCTION @extschema@.ledger_head(wallet_id text)
+CREATE FUNCTION @extschema@.ledger_head(wallet_id text, seq bigint DEFAULT NULL)
   RETURNS TABLE (wallet_id text, seq bigint, hash bytea)
   LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'ledger_head';
-COMMENT ON FUNCTION @extschema@.ledger_head(text) IS
-  'The wallet''s last seq and the hash of its last event: a checkpoint that proves later that the history was not rewritten';
+COMMENT ON FUNCTION @extschema@.ledger_head(text, bigint) IS
+  'The wallet''s last seq and the hash of its last event, or the hash of the event with the given seq: a checkpoint kept outside proves later that the history up to it was not rewritten';
 
 CREATE FUNCTION @extschema@.ledger_grant(role regrole, wallet_id text, privilege text)
   RETURNS boolean
@@ -420,12 +420,12 @@ GRANT EXECUTE ON FUNCTION
   @extschema@.ledger_balance(text),
   @extschema@.ledger_reservation(text, uuid),
   @extschema@.ledger_history(text, bigint, integer),
-  @extschema@.ledger_head(text)
+  @extschema@.ledger_head(text, bigint)
   TO baseledger_client;
 GRANT EXECUTE ON FUNCTION
   @extschema@.ledger_balance(text),
   @extschema@.ledger_reservation(text, uuid),
   @extschema@.ledger_history(text, bigint, integer),
-  @extschema@.ledger_head(text),
+  @extschema@.ledger_head(text, bigint),
   @extschema@.ledger_verify(text)
   TO baseledger_auditor;

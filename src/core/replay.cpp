@@ -144,6 +144,7 @@ void Replay::check_chain(std::string_view wallet_id, const Event& e, const Event
     return;
   }
   chain_head_ = expected;
+  state_.last_hash = expected;
 }
 
 void Replay::finish(const WalletState& stored,

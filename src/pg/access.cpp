@@ -66,7 +66,8 @@ Oid caller() {
 }
 
 void refuse(const std::string& wallet_id) {
-  throw core::LedgerError("42501", "permission denied for wallet \"" + wallet_id + "\"", {},
+  throw core::LedgerError(core::sqlstate::insufficient_privilege,
+                          "permission denied for wallet \"" + wallet_id + "\"", {},
                           "Ask an administrator for a grant with ledger_grant.");
 }
 
@@ -86,13 +87,18 @@ bool allowed(const std::string& wallet_id, Need need) {
 }
 
 void require(const std::string& wallet_id, Need need) {
-  if (!allowed(wallet_id, need)) refuse(wallet_id);
+  if (allowed(wallet_id, need)) return;
+  if (need == Need::admin)
+    throw core::LedgerError(core::sqlstate::insufficient_privilege,
+                            "permission denied for wallet \"" + wallet_id + "\"",
+                            "This call is for members of baseledger_admin.");
+  refuse(wallet_id);
 }
 
 void require_role(Need need) {
   if (has_role("baseledger_admin")) return;
   if (need == Need::audit && has_role("baseledger_auditor")) return;
-  throw core::LedgerError("42501", "permission denied",
+  throw core::LedgerError(core::sqlstate::insufficient_privilege, "permission denied",
                           need == Need::audit
                               ? "Verification is for members of baseledger_auditor or "
                                 "baseledger_admin."

@@ -27,6 +27,10 @@ spi::Query q_delete_grant = {
     nullptr};
 spi::Query q_head = {
     "SELECT last_seq, last_hash FROM ledger.wallets WHERE wallet_id = $1", 1, {TEXTOID}, nullptr};
+spi::Query q_event_hash = {"SELECT seq, hash FROM ledger.events WHERE wallet_id = $1 AND seq = $2",
+                           2,
+                           {TEXTOID, INT8OID},
+                           nullptr};
 spi::Query q_set_event_hash = {
     "UPDATE ledger.events SET hash = $3 WHERE wallet_id = $1 AND seq = $2",
     3,
@@ -84,25 +88,30 @@ BASELEDGER_SQL_FUNCTION(ledger_revoke) {
   return guarded([&] { return change_grant(fcinfo, q_delete_grant); });
 }
 
-// ledger_head(wallet_id): the last seq and the hash of the last event.
+// ledger_head(wallet_id, seq): the last seq and the hash of the last event, or
+// the hash of the event with the given seq (no row when there is none).
 BASELEDGER_SQL_FUNCTION(ledger_head) {
   return guarded([&] {
     const std::string wallet_id = args::wallet_id(fcinfo, 0);
+    const bool at_seq = PG_NARGS() > 1 && !PG_ARGISNULL(1);
+    const std::int64_t seq = at_seq ? PG_GETARG_INT64(1) : 0;
     pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
     const storage::Session session = storage::connect();
     access::require(wallet_id, access::Need::read);
-    Datum args[1] = {storage::text_datum(wallet_id)};
+    Datum args[2] = {storage::text_datum(wallet_id), Int64GetDatum(seq)};
     if (spi::run(q_head, args, nullptr, true) == 0)
       throw core::LedgerError(core::sqlstate::wallet_not_found, "wallet not found",
                               "No wallet \"" + wallet_id + "\" exists.");
+    const uint64 rows = at_seq ? spi::run(q_event_hash, args, nullptr, true) : 1;
     pg_try([&] {
+      if (rows == 0) return;
       spi::Row r = spi::row(0);
       Datum values[3];
       bool nulls[3] = {false, false, false};
       values[0] = args[0];
       values[1] = r.get(1, &nulls[1]);
-      // No hash before the first event.
       values[2] = r.get(2, &nulls[2]);
+      // A wallet without events has no head hash.
       if (DatumGetInt64(values[1]) == 0) nulls[2] = true;
       auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
       tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
