@@ -8,6 +8,7 @@ loopback ports (throwaway clusters, see cluster.py), then
   reliability  the reliability workload's clients through the router and its
                auditor over the union of the shards (test/reliability/)
   fault        one shard stopped in the middle of a run, then restarted
+  split        router/README.md's growth procedure, from 2 partitions to 4
   bench        the benchmark (bench.py): router vs direct, 1, 2 and 4 shards
 
 and, after the stages, every shard's ledger_verify() must be clean. Ends with
@@ -106,7 +107,7 @@ def stage_verify(rc, tally, label):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the CI's short version")
-    ap.add_argument("--stages", default="regress,reliability,fault,bench")
+    ap.add_argument("--stages", default="regress,reliability,fault,split,bench")
     ap.add_argument("--out", default=os.path.join(REPO, "build", "router"))
     ap.add_argument("--keep", action="store_true", help="keep the servers' directories")
     ap.add_argument("--ext-root", default=None,
@@ -135,6 +136,9 @@ def main(argv):
                     elif name == "fault":
                         import fault
                         fault.run(rc, args, tally)
+                    elif name == "split":
+                        import split
+                        split.run(rc, args, tally)
                     elif name == "bench":
                         import bench
                         bench.run(rc, args, tally)
