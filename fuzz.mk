@@ -42,7 +42,7 @@ MUTANT_SECONDS ?= 60
 FUZZ_CORPUS    := $(FUZZ_DIR)/corpus
 SEED_CORPUS    := test/fuzz/corpus
 
-.PHONY: fuzz-build fuzz-run fuzz-selftest fuzz-mutants ext-asan ext-plain fuzz-clean
+.PHONY: fuzz-build fuzz-run fuzz-selftest fuzz-mutants ext-asan ext-plain fuzz-sql-selftest fuzz-clean
 
 # ---- the libFuzzer target ----
 fuzz-build: $(FUZZ_BIN)
@@ -60,7 +60,7 @@ $(FUZZ_DIR)/core_fuzz_strict: test/fuzz/core_fuzz.cpp $(CORE_SRCS) $(CORE_HDRS) 
 # Exits non-zero on any finding. To replay one input:
 #   UBSAN_OPTIONS=halt_on_error=1:suppressions=test/fuzz/ubsan.supp build/fuzz/core_fuzz FILE
 fuzz-run: $(FUZZ_BIN)
-	@mkdir -p $(FUZZ_CORPUS)
+	@mkdir -p $(FUZZ_CORPUS) $(SEED_CORPUS)
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	  $(if $(filter-out 1,$(FUZZ_JOBS)),-fork=$(FUZZ_JOBS)) \
 	  -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_CORPUS) $(SEED_CORPUS)
@@ -112,6 +112,18 @@ ext-asan:
 
 ext-plain:
 	$(call build_copy,$(FUZZ_DIR)/plain,)
+
+# ---- planted bugs for the SQL fuzzer: test/fuzz/sql-mutants/NAME.sed edits
+# one file of a copy of the tree (its "# file:" line, relative to the top);
+# test/fuzz/run-sql-mutants.sh runs the SQL fuzzer against each on a private
+# server and expects it to report the bug.
+SQL_MUTANTS := $(sort $(basename $(notdir $(wildcard test/fuzz/sql-mutants/*.sed))))
+
+ext-mutant-%: test/fuzz/sql-mutants/%.sed
+	$(call build_copy,$(FUZZ_DIR)/sqlmut-$*,,file=$$(sed -n 's/^# file: *//p' $<); sed -i -f $< $(FUZZ_DIR)/sqlmut-$*/tree/$$file; if cmp -s $$file $(FUZZ_DIR)/sqlmut-$*/tree/$$file; then echo "fuzz.mk: mutant $* no longer changes $$file" >&2; exit 1; fi)
+
+fuzz-sql-selftest:
+	bash test/fuzz/run-sql-mutants.sh $(SQL_MUTANTS)
 
 fuzz-clean:
 	rm -rf $(FUZZ_DIR)

@@ -18,7 +18,7 @@ passed=0
 failed=0
 for m in "$@"; do
   dir=build/fuzz/mutant-$m
-  rm -rf "$dir/corpus" "$dir"/crash-* && mkdir -p "$dir/corpus"
+  rm -rf "$dir/corpus" "$dir"/crash-* && mkdir -p "$dir/corpus" test/fuzz/corpus
   start=$(date +%s)
   "$dir/core_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$dir/" "$dir/corpus" test/fuzz/corpus >"$dir/run.log" 2>&1
