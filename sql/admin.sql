@@ -159,25 +159,42 @@ SELECT l.root, l.unit, l.lost,
 
 -- ---------------------------------------------------------------- privileges
 
--- The views run with the reader's rights (security_invoker) and are not
--- granted to PUBLIC: a role with no grant reads nothing through them.
-SELECT c.relname, c.reloptions
-  FROM pg_class c
- WHERE c.relnamespace = 'ledger'::regnamespace AND c.relkind = 'v'
- ORDER BY c.relname;
-SELECT c.relname, has_table_privilege('public', c.oid, 'SELECT') AS public_can_read
+-- The views read every wallet with the owner's rights; PUBLIC and
+-- baseledger_client (which may see only its granted wallets) cannot read
+-- them, baseledger_admin and baseledger_auditor can.
+SELECT c.relname, c.reloptions,
+       has_table_privilege('public', c.oid, 'SELECT') AS public,
+       has_table_privilege('baseledger_client', c.oid, 'SELECT') AS client,
+       has_table_privilege('baseledger_admin', c.oid, 'SELECT') AS admin,
+       has_table_privilege('baseledger_auditor', c.oid, 'SELECT') AS auditor
   FROM pg_class c
  WHERE c.relnamespace = 'ledger'::regnamespace AND c.relkind = 'v'
  ORDER BY c.relname;
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS baseledger_admin_test_nobody;
+DROP ROLE IF EXISTS baseledger_admin_test_auditor;
+DROP ROLE IF EXISTS baseledger_admin_test_client;
 RESET client_min_messages;
 CREATE ROLE baseledger_admin_test_nobody NOLOGIN;
+CREATE ROLE baseledger_admin_test_auditor NOLOGIN IN ROLE baseledger_auditor;
+CREATE ROLE baseledger_admin_test_client NOLOGIN IN ROLE baseledger_client;
 SET ROLE baseledger_admin_test_nobody;
 SELECT pg_temp.try('SELECT count(*) FROM ledger.wallet_tree');
-SELECT pg_temp.try('SELECT count(*) FROM ledger.daily_spend');
+RESET ROLE;
+SET ROLE baseledger_admin_test_client;
+SELECT pg_temp.try('SELECT count(*) FROM ledger.active_reservations');
+SELECT pg_temp.try('SELECT count(*) FROM ledger.wallets');
+RESET ROLE;
+SET ROLE baseledger_admin_test_auditor;
+SELECT count(*) AS tree_rows FROM ledger.wallet_tree;
+SELECT wallet_id, amount FROM ledger.active_reservations;
+SELECT count(*) AS spend_rows FROM ledger.daily_spend;
+-- ...but still not the tables themselves.
+SELECT pg_temp.try('SELECT count(*) FROM ledger.events');
 RESET ROLE;
 DROP ROLE baseledger_admin_test_nobody;
+DROP ROLE baseledger_admin_test_auditor;
+DROP ROLE baseledger_admin_test_client;
 
 -- ---------------------------------------------------------------- comments
 

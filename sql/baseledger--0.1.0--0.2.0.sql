@@ -96,11 +96,12 @@ COMMENT ON FUNCTION @extschema@.ledger_revoke(regrole, text, text) IS
 -- prefix of it is a node of the tree. Amounts count as ledger_balance() counts
 -- them: a hold stops counting the instant its expires_at passes, on the
 -- ledger's clock (the server's clock plus baseledger.clock_offset), whether or
--- not the sweep has written its expire event yet. The views run with the
--- privileges of the role that reads them (security_invoker), so they show no
--- more than that role may read from the tables.
+-- not the sweep has written its expire event yet. They read every wallet
+-- with the owner's rights (no role but the owner reads the tables), so they
+-- are granted only to the roles that act on or read every wallet:
+-- baseledger_admin and baseledger_auditor.
 
-CREATE VIEW @extschema@.wallet_tree WITH (security_invoker = true) AS
+CREATE VIEW @extschema@.wallet_tree WITH (security_invoker = false) AS
 WITH clock AS (
   -- The ledger's clock; an offset set before the module was loaded is still
   -- a placeholder string, where a bare number means milliseconds.
@@ -150,7 +151,7 @@ SELECT m.node_path AS path,
  GROUP BY m.node_path, m.unit
  ORDER BY m.node_path, m.unit;
 
-CREATE VIEW @extschema@.active_reservations WITH (security_invoker = true) AS
+CREATE VIEW @extschema@.active_reservations WITH (security_invoker = false) AS
 WITH clock AS (
   SELECT pg_catalog.clock_timestamp()
          + CASE WHEN o.v OPERATOR(pg_catalog.~) '^-?[0-9]+$'
@@ -167,13 +168,13 @@ SELECT r.wallet_id, r.reservation_id, w.unit, r.amount,
  WHERE r.state = 'active' AND r.expires_at > c.now
  ORDER BY r.expires_at, r.wallet_id, r.reservation_id;
 
-CREATE VIEW @extschema@.expiring_reservations WITH (security_invoker = true) AS
+CREATE VIEW @extschema@.expiring_reservations WITH (security_invoker = false) AS
 SELECT a.*
   FROM @extschema@.active_reservations a
  WHERE a.expires_in <= interval '5 minutes'
  ORDER BY a.expires_at, a.wallet_id, a.reservation_id;
 
-CREATE VIEW @extschema@.lapsed_reservations WITH (security_invoker = true) AS
+CREATE VIEW @extschema@.lapsed_reservations WITH (security_invoker = false) AS
 WITH clock AS (
   SELECT pg_catalog.clock_timestamp()
          + CASE WHEN o.v OPERATOR(pg_catalog.~) '^-?[0-9]+$'
@@ -189,7 +190,7 @@ SELECT r.wallet_id, r.reservation_id, w.unit, r.amount,
  WHERE r.state = 'active' AND r.expires_at <= c.now
  ORDER BY r.expires_at, r.wallet_id, r.reservation_id;
 
-CREATE VIEW @extschema@.daily_spend WITH (security_invoker = true) AS
+CREATE VIEW @extschema@.daily_spend WITH (security_invoker = false) AS
 WITH spend AS (
   SELECT e.wallet_id, w.unit, e.kind, e.amount, e.at::date AS day,
          pg_catalog.string_to_array(e.wallet_id, '/') AS path
@@ -214,6 +215,9 @@ SELECT s.day,
 REVOKE ALL ON @extschema@.wallet_tree, @extschema@.active_reservations,
   @extschema@.expiring_reservations, @extschema@.lapsed_reservations,
   @extschema@.daily_spend FROM PUBLIC;
+GRANT SELECT ON @extschema@.wallet_tree, @extschema@.active_reservations,
+  @extschema@.expiring_reservations, @extschema@.lapsed_reservations,
+  @extschema@.daily_spend TO baseledger_admin, baseledger_auditor;
 
 -- Administration, comments: so that \dn+, \d+, \dT+ and \dv+ explain every object (\df+ already does).
 
