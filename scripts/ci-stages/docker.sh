@@ -114,6 +114,9 @@ if [ "${1:-}" = --inside ]; then
 fi
 
 # ---------------------------------------------------------------- the Dockerfile
+# PyYAML reads compose.yaml.
+bash scripts/install-packaging-deps.sh >/dev/null || not_ok "scripts/install-packaging-deps.sh"
+
 # Instructions with their continuation lines joined.
 instructions=$(sed -e ':a' -e '/\\$/N; s/\\\n[[:space:]]*/ /; ta' "$dockerfile" | grep -Ev '^[[:space:]]*(#|$)')
 instr() { grep -E "^$1 " <<<"$instructions" | sed -E "s/^$1 +//"; }
