@@ -17,9 +17,12 @@ sql() {
 }
 
 cron_db=$(sql "$db" -At -c "SHOW cron.database_name")
-if [ "$(sql "$db" -At -c "SELECT count(*) FROM pg_database WHERE datname = '${cron_db//\'/\'\'}'")" = 0 ]; then
-  sql "$db" -c "CREATE DATABASE \"${cron_db//\"/\"\"}\""
-fi
+sql "$db" <<'SQL'
+SELECT pg_catalog.format('CREATE DATABASE %I', pg_catalog.current_setting('cron.database_name'))
+ WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database
+                    WHERE datname = pg_catalog.current_setting('cron.database_name'))
+\gexec
+SQL
 sql "$cron_db" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
   -c "CREATE EXTENSION IF NOT EXISTS baseledger"
 echo "baseledger: installed in database $cron_db with pg_cron (job baseledger-expire)"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """A simulated fleet of agents spending one budget through baseledger.
 
 Each agent runs in a thread and makes calls to a pretend LLM: it holds the
