@@ -113,9 +113,12 @@ def run(rc, args, tally):
     for w in workers:
         w.start()
     time.sleep(before)
-    state["phase"] = "down"
+    # Calls made while pg_ctl stops the server may still succeed: only those
+    # begun after it returned count as made while the shard was down.
+    state["phase"] = "stopping"
     t_stop = time.time()
     rc.shards[victim].stop("immediate")
+    state["phase"] = "down"
     print(f"    shard {victim} stopped (immediate) after {before:.0f} s", flush=True)
     time.sleep(down)
     state["phase"] = "restarting"
@@ -135,7 +138,7 @@ def run(rc, args, tally):
         return sum(1 for r in log if r[0] == phase and (r[1] == victim) == victim_side
                    and r[6] == outcome)
 
-    for phase in ("before", "down", "restarting", "after"):
+    for phase in ("before", "stopping", "down", "restarting", "after"):
         print(f"    {phase:10s}: stopped shard's tenants {count(phase, True, 'ack')} ok / "
               f"{count(phase, True, 'fail')} failed; others {count(phase, False, 'ack')} ok / "
               f"{count(phase, False, 'fail')} failed", flush=True)
