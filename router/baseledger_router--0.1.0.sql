@@ -441,3 +441,11 @@ AS $$
 $$;
 COMMENT ON FUNCTION @extschema@.ledger_verify(text) IS
   'Replays the events of one wallet (on its shard) or of all wallets (on every shard); no rows means consistent';
+
+-- ---------------------------------------------------------------- privileges
+
+-- As in baseledger, PUBLIC may execute nothing: the administrator grants
+-- USAGE on the schema and EXECUTE on the functions to the roles that call
+-- through the router, and maps each to its role on the shards (README). The
+-- shards then check that role's privileges and per-wallet grants.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;

@@ -92,6 +92,37 @@ def stage_regress(rc, args, tally):
                "directly on one shard (same expected output)")
     rc.reset_shards()
     pg_regress(rc.router, ["routing"], os.path.join(out, "routing"), tally, "through the router")
+    check_privileges(rc, tally)
+
+
+def check_privileges(rc, tally):
+    """PUBLIC may not call through the router; a role granted USAGE and
+    EXECUTE may (acting on the shards as its mapped role)."""
+    import psycopg
+    with rc.router.connect() as c:
+        c.execute("DROP ROLE IF EXISTS router_caller")
+        c.execute("CREATE ROLE router_caller LOGIN")
+    def call():
+        conn = psycopg.connect(rc.router.conninfo().replace("user=postgres", "user=router_caller"),
+                               autocommit=True)
+        with conn:
+            try:
+                conn.execute("SELECT ledger.ledger_balance('globex/ops')").fetchone()
+                return "ok"
+            except psycopg.Error as exc:
+                return exc.sqlstate
+    got = call()
+    tally.add(got == "42501", "privileges: a role without grants cannot call through the router",
+              got)
+    with rc.router.connect() as c:
+        c.execute("GRANT USAGE ON SCHEMA ledger TO router_caller")
+        c.execute("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ledger TO router_caller")
+        c.execute("GRANT USAGE ON FOREIGN SERVER baseledger TO router_caller")
+    got = call()
+    tally.add(got == "ok", "privileges: a granted role calls through the router", got)
+    with rc.router.connect() as c:
+        c.execute("DROP OWNED BY router_caller")
+        c.execute("DROP ROLE router_caller")
 
 
 def stage_verify(rc, tally, label):
