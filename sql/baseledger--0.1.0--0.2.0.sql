@@ -97,9 +97,10 @@ COMMENT ON FUNCTION @extschema@.ledger_revoke(regrole, text, text) IS
 -- them: a hold stops counting the instant its expires_at passes, on the
 -- ledger's clock (the server's clock plus baseledger.clock_offset), whether or
 -- not the sweep has written its expire event yet. They read every wallet
--- with the owner's rights (no role but the owner reads the tables), so they
--- are granted only to the roles that act on or read every wallet:
--- baseledger_admin and baseledger_auditor.
+-- with the owner's rights (no role but the owner reads the tables) and are
+-- granted to no role: the owner reads them, and an operator may
+-- GRANT SELECT on them to a role that already sees every wallet's balance
+-- (baseledger_admin, baseledger_auditor) without opening the tables to it.
 
 CREATE VIEW @extschema@.wallet_tree WITH (security_invoker = false) AS
 WITH clock AS (
@@ -215,9 +216,6 @@ SELECT s.day,
 REVOKE ALL ON @extschema@.wallet_tree, @extschema@.active_reservations,
   @extschema@.expiring_reservations, @extschema@.lapsed_reservations,
   @extschema@.daily_spend FROM PUBLIC;
-GRANT SELECT ON @extschema@.wallet_tree, @extschema@.active_reservations,
-  @extschema@.expiring_reservations, @extschema@.lapsed_reservations,
-  @extschema@.daily_spend TO baseledger_admin, baseledger_auditor;
 
 -- Administration, comments: so that \dn+, \d+, \dT+ and \dv+ explain every object (\df+ already does).
 
