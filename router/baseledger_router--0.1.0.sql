@@ -407,6 +407,35 @@ $$;
 COMMENT ON FUNCTION @extschema@.ledger_history(text, bigint, integer) IS
   'A page of a wallet''s events after after_seq, in sequence order, from its shard';
 
+CREATE FUNCTION @extschema@.ledger_head(wallet_id text, seq bigint DEFAULT NULL)
+  RETURNS TABLE (wallet_id text, seq bigint, hash bytea)
+  LANGUAGE plproxy VOLATILE AS $$
+  CLUSTER 'baseledger';
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
+$$;
+COMMENT ON FUNCTION @extschema@.ledger_head(text, bigint) IS
+  'The wallet''s checkpoint (seq and hash) from its shard';
+
+-- Grants live on the wallet's shard, for the shard role that the router
+-- role is mapped to (see README, "Roles and grants").
+CREATE FUNCTION @extschema@.ledger_grant(role regrole, wallet_id text, privilege text)
+  RETURNS boolean
+  LANGUAGE plproxy VOLATILE AS $$
+  CLUSTER 'baseledger';
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
+$$;
+COMMENT ON FUNCTION @extschema@.ledger_grant(regrole, text, text) IS
+  'ledger_grant on the wallet''s shard';
+
+CREATE FUNCTION @extschema@.ledger_revoke(role regrole, wallet_id text, privilege text)
+  RETURNS boolean
+  LANGUAGE plproxy VOLATILE AS $$
+  CLUSTER 'baseledger';
+  RUN ON hashtext(coalesce(split_part(wallet_id, '/', 1), ''));
+$$;
+COMMENT ON FUNCTION @extschema@.ledger_revoke(regrole, text, text) IS
+  'ledger_revoke on the wallet''s shard';
+
 CREATE FUNCTION @extschema@.ledger_verify_partitions()
   RETURNS TABLE (wallet_id text, problem text)
   LANGUAGE plproxy VOLATILE AS $$

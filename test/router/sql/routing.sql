@@ -83,3 +83,14 @@ SELECT seq, replayed FROM ledger_credit('globex/ops', 5, 'in-txn');
 ROLLBACK;
 SELECT seq, replayed FROM ledger_credit('globex/ops', 5, 'in-txn');
 SELECT balance FROM ledger_balance('globex/ops');
+
+-- ---------------------------------------------------------------- checkpoints and grants
+
+-- ledger_head comes from the wallet's shard: the head and the hash at a seq.
+SELECT seq, length(hash) AS hash_bytes FROM ledger_head('globex/ops');
+SELECT h1.hash = h2.hash AS head_is_hash_at_its_seq
+  FROM ledger_head('globex/ops') h1, ledger_head('globex/ops', h1.seq) h2;
+-- Grants go to the wallet's shard, for a role that exists there too.
+SELECT ledger_grant(current_user::regrole, 'globex/ops', 'read') AS granted;
+SELECT ledger_revoke(current_user::regrole, 'globex/ops', 'read') AS revoked;
+SELECT ledger_revoke(current_user::regrole, 'globex/ops', 'read') AS revoked_again;
