@@ -9,9 +9,12 @@
 #    have not changed since their release.
 # 2. Every available version has an update path to the default version.
 # 3. A database gets the oldest release and a ledger filled through its API
-#    (populate.sql), then walks ALTER EXTENSION baseledger UPDATE TO each
-#    version on the path, one step at a time: after each step the ledger is
-#    the same (snapshot.sql) and ledger_verify() finds nothing.
+#    (test/lib/populate.sql) by that release's own module, built from the
+#    commit in test/upgrade/released-commits and loaded from a private
+#    directory (extension_destdir); then, with the module installed now, it
+#    walks ALTER EXTENSION baseledger UPDATE TO each version on the path, one
+#    step at a time: after each step the ledger is the same
+#    (test/lib/snapshot.sql) and ledger_verify() finds nothing.
 # 4. After the last step the old data still works: a retried key replays, a
 #    hold in force settles, a lapsed hold gets its expire event.
 # 5. pg_dump --schema-only of the upgraded database (with --binary-upgrade,
@@ -66,12 +69,47 @@ for db in upgrade_old upgrade_new; do
   dropdb --if-exists "$db" 2>/dev/null
   createdb "$db"
 done
-expect_ok "CREATE EXTENSION baseledger VERSION '$oldest'" \
-  q -d upgrade_old -c "SET client_min_messages = warning" \
+# The oldest release's module, built once per commit into build/.
+rev=$(awk -v v="$oldest" '$1 == v {print $2}' "$here/released-commits")
+old_root=
+if [ -z "$rev" ] || ! git cat-file -e "$rev^{commit}" 2>/dev/null; then
+  not_ok "the source of $oldest (commit ${rev:-unknown}) is in the git history"
+else
+  cache=build/upgrade-releases/$oldest-${rev:0:12}
+  if [ ! -e "$cache/root/usr/lib/postgresql/15/lib/baseledger.so" ]; then
+    rm -rf "$cache"
+    mkdir -p "$cache/src"
+    git archive "$rev" | tar -x -C "$cache/src"
+    if ! { make -C "$cache/src" -j2 PG_CONFIG="${PG_CONFIG:-pg_config}" &&
+      make -C "$cache/src" install DESTDIR="$PWD/$cache/root" PG_CONFIG="${PG_CONFIG:-pg_config}"; } \
+      >"$cache/build.log" 2>&1; then
+      tail -20 "$cache/build.log"
+      rm -rf "$cache/root"
+    fi
+  fi
+  if [ -e "$cache/root/usr/lib/postgresql/15/lib/baseledger.so" ]; then
+    ok "the $oldest module is built from commit ${rev:0:12}"
+    old_root=$PWD/$cache/root
+  else
+    not_ok "the $oldest module is built from commit ${rev:0:12}"
+  fi
+fi
+# Sessions that load the release's module instead of the installed one.
+old_module() {
+  PGOPTIONS="${PGOPTIONS:-} -c extension_destdir=$old_root" "$@"
+}
+
+expect_ok "CREATE EXTENSION baseledger VERSION '$oldest' (the $oldest module)" \
+  old_module q -d upgrade_old -c "SET client_min_messages = warning" \
   -c "CREATE EXTENSION baseledger VERSION '$oldest'"
-expect_ok "populate the $oldest ledger through its API" \
-  psql -X -q -d upgrade_old -f test/lib/populate.sql
-psql -X -q -d upgrade_old -f test/lib/snapshot.sql >"$out/before.txt" 2>&1
+expect_ok "populate the $oldest ledger through its API (the $oldest module)" \
+  old_module psql -X -q -d upgrade_old -f test/lib/populate.sql
+old_module psql -X -q -d upgrade_old -f test/lib/snapshot.sql >"$out/before.txt" 2>&1
+
+# Between installing a new module and ALTER EXTENSION UPDATE, a database
+# still at the old version runs the new module against the old schema.
+mixed=$(q -d upgrade_old -c "SELECT balance FROM ledger.ledger_balance('up/org')" 2>&1 | head -1)
+echo "# the installed module on the $oldest schema, before the update: ledger_balance() -> $mixed"
 echo "# $(grep -c '^event|' "$out/before.txt") events, $(grep -c '^reservation|' "$out/before.txt") holds"
 
 IFS=- read -r -a steps <<<"${path//--/-}"
