@@ -109,9 +109,14 @@ def big(n):
     return str(n)
 
 
+class Crashed(Exception):
+    pass
+
+
 class Fuzzer:
     def __init__(self, seed, calls, report, strict=False):
         self.strict = strict
+        self.crashes = 0
         self.known = collections.Counter()
         self.rng = random.Random(seed)
         self.seed = seed
@@ -136,9 +141,19 @@ class Fuzzer:
 
     # ------------------------------------------------------------ plumbing
     def connect(self):
-        self.conn = psycopg.connect("", autocommit=True)
-        with self.conn.cursor() as cur:
-            cur.execute("SET statement_timeout = '60s'")
+        # After a backend crash the server restarts all sessions and recovers:
+        # keep trying for a while, so that the run goes on and counts.
+        deadline = time.time() + 120
+        while True:
+            try:
+                self.conn = psycopg.connect("", autocommit=True)
+                with self.conn.cursor() as cur:
+                    cur.execute("SET statement_timeout = '60s'")
+                return
+            except psycopg.OperationalError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(1)
 
     def fail(self, what, sql=None, params=None):
         entry = what
@@ -309,6 +324,9 @@ class Fuzzer:
         self.by_state[state if not state.startswith("LOST") else "LOST"] += 1
         if state.startswith("LOST"):
             self.fail("%s: connection lost (server crash?): %s" % (fn, state), sql, args)
+            self.crashes += 1
+            if self.crashes >= 5:  # enough to report; a crashing server makes every call slow
+                raise Crashed()
             self.connect()
             return state, rows
         conv = [self.converts(t, a) for t, a in zip(types, args) if t]
@@ -553,7 +571,9 @@ class Fuzzer:
             self.call("ledger_credit", "SELECT * FROM ledger.ledger_credit(%s::text, %s::bigint, %s::text)",
                       [wid, "1000000", "seed"], ["text", "bigint", "text"])
         start = time.time()
+        self.elapsed = 0.0
         while self.calls < self.target_calls:
+            self.elapsed = time.time() - start
             self.step()
             if self.calls // 1000 != (self.calls - 1) // 1000 and self.calls > 0:
                 self.verify_all("after %d calls" % self.calls)
@@ -597,7 +617,11 @@ def main():
     seed = a.seed if a.seed is not None else random.SystemRandom().randrange(2**32)
     print("sql_fuzz: seed %d, %d calls" % (seed, a.calls), flush=True)
     f = Fuzzer(seed, a.calls, a.report, a.strict)
-    f.main()
+    f.elapsed = 0.0
+    try:
+        f.main()
+    except Crashed:
+        f.fail("stopped after %d lost connections" % f.crashes)
 
     checks_failed = len(f.failures)
     log = find_server_log(a.log)
