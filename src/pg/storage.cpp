@@ -32,29 +32,6 @@ Query q_wallet_rr = {
     1,
     {TEXTOID},
     nullptr};
-// Everything a single write reads, in one statement: the wallet, the event
-// that already used the key, the reservation the call names, and how many of
-// the wallet's holds have lapsed by the time of its next event.
-#define WRITE_CONTEXT_SQL(lock)                                                             \
-  "SELECT w.unit, w.balance, w.reserved, w.active_reservations, w.last_seq, w.last_at, "    \
-  "k.seq, k.kind::text, k.amount, k.reservation_id, k.balance, k.reserved, k.expires_at, "  \
-  "k.at, k.fingerprint, "                                                                   \
-  "t.reservation_id, t.amount, t.captured, t.expires_at, t.created_at, t.updated_at, "      \
-  "t.state::text, "                                                                         \
-  "(SELECT count(*) FROM ledger.reservations d WHERE d.wallet_id = w.wallet_id "            \
-  "AND d.state = 'active' AND d.expires_at <= "                                             \
-  "greatest($4, w.last_at + interval '1 microsecond')), w.last_hash "                       \
-  "FROM ledger.wallets w "                                                                  \
-  "LEFT JOIN ledger.events k ON k.wallet_id = w.wallet_id AND k.idempotency_key = $2 "      \
-  "LEFT JOIN ledger.reservations t ON t.wallet_id = w.wallet_id AND t.reservation_id = $3 " \
-  "WHERE w.wallet_id = $1" lock
-Query q_write_context_rc = {
-    WRITE_CONTEXT_SQL(""), 4, {TEXTOID, TEXTOID, UUIDOID, TIMESTAMPTZOID}, nullptr};
-Query q_write_context_rr = {WRITE_CONTEXT_SQL(" FOR NO KEY UPDATE OF w"),
-                            4,
-                            {TEXTOID, TEXTOID, UUIDOID, TIMESTAMPTZOID},
-                            nullptr};
-#undef WRITE_CONTEXT_SQL
 Query q_insert_wallet = {
     "INSERT INTO ledger.wallets (wallet_id, unit, created_at, metadata) "
     "VALUES ($1, $2, $3, $4) ON CONFLICT (wallet_id) DO NOTHING",
@@ -313,47 +290,6 @@ std::optional<WalletRow> load_wallet_for_write(const std::string& wallet_id) {
   Query& q = IsolationUsesXactSnapshot() ? q_wallet_rr : q_wallet_rc;
   if (run(q, args, nullptr, false) == 0) return std::nullopt;
   return decode_wallet_row();
-}
-
-std::optional<WriteContext> load_write_context(const std::string& wallet_id, const std::string& key,
-                                               const std::optional<core::Uuid>& target,
-                                               Micros clock) {
-  Datum args[4] = {text_datum(wallet_id), text_datum(key), target ? uuid_datum(*target) : 0,
-                   TimestampTzGetDatum(clock)};
-  const char nulls[4] = {' ', ' ', target ? ' ' : 'n', ' '};
-  Query& q = IsolationUsesXactSnapshot() ? q_write_context_rr : q_write_context_rc;
-  if (run(q, args, nulls, false) == 0) return std::nullopt;
-  WriteContext out;
-  out.wallet = *decode_wallet_row(24);
-  char* kind = nullptr;
-  char* state = nullptr;
-  bool has_key = false, has_target = false;
-  KeyedEvent known;
-  core::Reservation r;
-  pg_try([&] {
-    Row row0 = row(0);
-    bool isnull;
-    row0.get(7, &isnull);
-    has_key = !isnull;
-    if (has_key) {
-      decode_event(row0, &known.event, &kind, 7);
-      decode_fingerprint(row0, 15, &known.fingerprint);
-    }
-    row0.get(16, &isnull);
-    has_target = !isnull;
-    if (has_target) decode_reservation(row0, &r, 22, &state, 16);
-    out.due_count = row0.int64_at(23);
-  });
-  if (has_key) {
-    known.event.kind = event_kind_of(kind);
-    known.event.from_command = true;
-    out.prior = known;
-  }
-  if (has_target) {
-    r.state = state_of(state);
-    out.target = r;
-  }
-  return out;
 }
 
 bool wallet_created_after_snapshot(const std::string& wallet_id) {

@@ -56,18 +56,6 @@ struct KeyedEvent {
 };
 std::optional<KeyedEvent> find_event_by_key(const std::string& wallet_id, const std::string& key);
 
-// What a single write needs to decide, read in one statement (see
-// load_wallet_for_write for the locking under REPEATABLE READ).
-struct WriteContext {
-  WalletRow wallet;
-  std::optional<KeyedEvent> prior;          // the event that already used the key
-  std::optional<core::Reservation> target;  // the reservation the call names
-  std::int64_t due_count = 0;               // holds lapsed by the next event's time
-};
-std::optional<WriteContext> load_write_context(const std::string& wallet_id, const std::string& key,
-                                               const std::optional<core::Uuid>& target,
-                                               core::Micros clock);
-
 // Active holds of the wallet with expires_at <= now, at most limit of them.
 std::vector<core::Reservation> load_due(const std::string& wallet_id, core::Micros now,
                                         std::int64_t limit);

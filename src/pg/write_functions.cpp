@@ -64,12 +64,12 @@ Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
                                                                          : access::Need::spend);
   lock_wallet(core::wallet_lock_key(call.wallet_id));
   const core::Micros clock = clock_now();
-  std::optional<storage::WriteContext> context =
-      storage::load_write_context(call.wallet_id, call.key, call.command.reservation_id, clock);
-  if (!context) wallet_not_found(call.wallet_id);
+  std::optional<storage::WalletRow> wallet = storage::load_wallet_for_write(call.wallet_id);
+  if (!wallet) wallet_not_found(call.wallet_id);
 
   // The idempotency shield: a known key replays its event or is refused.
-  if (const std::optional<storage::KeyedEvent>& prior = context->prior) {
+  if (const std::optional<storage::KeyedEvent> prior =
+          storage::find_event_by_key(call.wallet_id, call.key)) {
     if (prior->fingerprint != fingerprint)
       throw LedgerError(
           sqlstate::idempotency_conflict, "idempotency key already used with different arguments",
@@ -83,13 +83,13 @@ Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
   }
 
   core::WriteInput input;
-  input.wallet = context->wallet.state;
+  input.wallet = wallet->state;
   input.clock = clock;
-  input.target = context->target;
+  if (call.command.reservation_id)
+    input.target = storage::load_reservation(call.wallet_id, *call.command.reservation_id);
   input.max_active_reservations = max_active_reservations();
-  if (context->due_count > 0)
-    input.due = storage::load_due(call.wallet_id, core::next_event_time(input.wallet, clock),
-                                  std::numeric_limits<std::int64_t>::max());
+  input.due = storage::load_due(call.wallet_id, core::next_event_time(input.wallet, clock),
+                                std::numeric_limits<std::int64_t>::max());
   if (call.command.kind == EventKind::reserve) input.new_reservation_id = new_reservation_id();
 
   const core::Decision decision = core::decide(input, &call.command);

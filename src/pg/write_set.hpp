@@ -1,6 +1,7 @@
-// Everything one call writes, stored with a single SQL statement: the wallet
-// projections, the events, and the reservations inserted or updated. Single
-// calls and batches both end here.
+// Everything one call writes: the wallet projections, the events, and the
+// reservations inserted or updated. A single call with one event uses plain
+// one-row statements; batches (and calls that also expire holds) use one
+// statement of data-modifying CTEs over arrays. Both end here.
 #pragma once
 
 #include <string>
