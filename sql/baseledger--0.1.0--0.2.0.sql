@@ -30,7 +30,7 @@ COMMENT ON ROLE baseledger_auditor IS
 -- under it: a grant on acme/research covers acme/research/agent-7.
 CREATE TABLE @extschema@.grants (
   wallet_id  text COLLATE "C" NOT NULL,
-  role_id    oid              NOT NULL,
+  role_id    regrole          NOT NULL,
   privilege  text             NOT NULL CHECK (privilege IN ('read', 'spend')),
   granted_at timestamptz      NOT NULL,
   PRIMARY KEY (wallet_id, role_id, privilege)
@@ -39,7 +39,8 @@ COMMENT ON TABLE @extschema@.grants IS
   'Which roles may read or spend from which wallets (and every wallet under them)';
 COMMENT ON COLUMN @extschema@.grants.wallet_id IS
   'The wallet granted; the grant covers every wallet under it';
-COMMENT ON COLUMN @extschema@.grants.role_id IS 'The role granted (and its members)';
+COMMENT ON COLUMN @extschema@.grants.role_id IS
+  'The role granted (and its members); dumped by name, so grants survive pg_dump and pg_restore';
 COMMENT ON COLUMN @extschema@.grants.privilege IS
   'read: balance, reservations, history; spend: also debit, reserve, settle, cancel, extend';
 COMMENT ON COLUMN @extschema@.grants.granted_at IS 'When the grant was made';
@@ -47,6 +48,7 @@ COMMENT ON CONSTRAINT grants_pkey ON @extschema@.grants IS 'One grant per wallet
 COMMENT ON CONSTRAINT grants_privilege_check ON @extschema@.grants IS
   'A privilege is read or spend';
 REVOKE ALL ON @extschema@.grants FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.grants', '');
 
 -- The hash chain: each event's SHA-256 over the previous event's hash and its
 -- own content; the wallet keeps the head.

@@ -18,12 +18,12 @@ spi::Query q_insert_grant = {
     "INSERT INTO ledger.grants (wallet_id, role_id, privilege, granted_at) "
     "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     4,
-    {TEXTOID, OIDOID, TEXTOID, TIMESTAMPTZOID},
+    {TEXTOID, REGROLEOID, TEXTOID, TIMESTAMPTZOID},
     nullptr};
 spi::Query q_delete_grant = {
     "DELETE FROM ledger.grants WHERE wallet_id = $1 AND role_id = $2 AND privilege = $3",
     3,
-    {TEXTOID, OIDOID, TEXTOID},
+    {TEXTOID, REGROLEOID, TEXTOID},
     nullptr};
 spi::Query q_head = {
     "SELECT last_seq, last_hash FROM ledger.wallets WHERE wallet_id = $1", 1, {TEXTOID}, nullptr};

@@ -31,10 +31,11 @@ cron_db=${PGDATABASE:-baseledger_test}
 snapshot() {
   psql -X -q -d "$1" -f test/lib/snapshot.sql 2>&1
 }
-# Every column of the three tables, whatever later versions add.
+# Every column of the ledger's tables (grants included), whatever later
+# versions add.
 tables() {
   local db=$1 t
-  for t in wallets events reservations; do
+  for t in wallets events reservations grants; do
     echo "== $t"
     psql -X -q -d "$db" -c "COPY (SELECT * FROM ledger.$t ORDER BY 1, 2) TO STDOUT" 2>&1
   done
@@ -56,9 +57,9 @@ same_ledger() {
       "$(diff "$out/$src.snapshot" "$out/$dst.snapshot" | head -20)"
   fi
   if cmp -s "$out/$src.tables" "$out/$dst.tables"; then
-    ok "$name: every row and column of wallets, events and reservations"
+    ok "$name: every row and column of wallets, events, reservations and grants"
   else
-    not_ok "$name: every row and column of wallets, events and reservations" \
+    not_ok "$name: every row and column of wallets, events, reservations and grants" \
       "$(diff "$out/$src.tables" "$out/$dst.tables" | head -20)"
   fi
   expect_eq "$name: ledger_verify() finds nothing" "" "$(verify "$dst")"
@@ -77,11 +78,12 @@ done
 createdb dr_src
 expect_ok "A: create and fill the source ledger" \
   psql -X -q -v ON_ERROR_STOP=1 -d dr_src -c "SET client_min_messages = warning" \
-  -c "CREATE EXTENSION baseledger" -f test/lib/populate.sql
+  -c "CREATE EXTENSION baseledger" -f test/lib/populate.sql \
+  -c "SELECT ledger.ledger_grant('baseledger_client', 'up/late', 'spend')"
 expect_ok "A: pg_dump -Fc" pg_dump -Fc -d dr_src -f "$out/dr_src.dump"
 expect_ok "A: pg_dump (plain SQL)" pg_dump -d dr_src -f "$out/dr_src.sql"
-expect_eq "A: the dump holds the rows of the three tables" \
-  "TABLE DATA ledger events|TABLE DATA ledger reservations|TABLE DATA ledger wallets" \
+expect_eq "A: the dump holds the rows of the four tables" \
+  "TABLE DATA ledger events|TABLE DATA ledger grants|TABLE DATA ledger reservations|TABLE DATA ledger wallets" \
   "$(pg_restore -l "$out/dr_src.dump" | sed -nE 's/^[0-9]+; [0-9]+ [0-9]+ (TABLE DATA ledger [a-z_]+) .*/\1/p' |
      sort | paste -sd'|')"
 

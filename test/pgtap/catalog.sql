@@ -125,7 +125,7 @@ INSERT INTO expected_columns VALUES
   ('reservations', 'created_at',     'timestamp with time zone', true),
   ('reservations', 'updated_at',     'timestamp with time zone', true),
   ('grants', 'wallet_id',            'text',                     true),
-  ('grants', 'role_id',              'oid',                      true),
+  ('grants', 'role_id',              'regrole',                  true),
   ('grants', 'privilege',            'text',                     true),
   ('grants', 'granted_at',           'timestamp with time zone', true);
 
