@@ -119,7 +119,11 @@ ext-plain:
 # server and expects it to report the bug.
 SQL_MUTANTS := $(sort $(basename $(notdir $(wildcard test/fuzz/sql-mutants/*.sed))))
 
-ext-mutant-%: test/fuzz/sql-mutants/%.sed
+# Planted memory errors for the valgrind run (scripts/valgrind.sh --mutant NAME)
+# are built the same way from test/fuzz/memory-mutants/NAME.sed.
+vpath %.sed test/fuzz/sql-mutants test/fuzz/memory-mutants
+
+ext-mutant-%: %.sed
 	$(call build_copy,$(FUZZ_DIR)/sqlmut-$*,,file=$$(sed -n 's/^# file: *//p' $<); sed -i -f $< $(FUZZ_DIR)/sqlmut-$*/tree/$$file; if cmp -s $$file $(FUZZ_DIR)/sqlmut-$*/tree/$$file; then echo "fuzz.mk: mutant $* no longer changes $$file" >&2; exit 1; fi)
 
 fuzz-sql-selftest:

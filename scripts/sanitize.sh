@@ -24,7 +24,7 @@ fi
 
 bash scripts/install-fuzz-deps.sh >/dev/null
 reports=/tmp/baseledger-sanitizer-reports
-work=build/fuzz/asan/run
+work=/tmp/baseledger-asan-server
 echo "==> building the instrumented extension (build/fuzz/asan)"
 make -s -f fuzz.mk ext-asan SANITIZER_LOG_DIR=$reports >build/fuzz-asan-build.log 2>&1 || {
   tail -30 build/fuzz-asan-build.log

@@ -18,8 +18,16 @@ cd "$(dirname "$0")/.."
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bash scripts/install-fuzz-deps.sh >/dev/null
 
-echo "==> building the extension in build/fuzz/plain"
-make -s -f fuzz.mk ext-plain >build/fuzz-plain-build.log 2>&1 || {
+# --mutant NAME: serve the build with test/fuzz/memory-mutants/NAME.sed
+# planted instead, to show that a memory error in our code is caught.
+copy=build/fuzz/plain
+target=ext-plain
+if [ "${1:-}" = --mutant ]; then
+  copy=build/fuzz/sqlmut-$2
+  target=ext-mutant-$2
+fi
+echo "==> building the extension in $copy"
+make -s -f fuzz.mk "$target" >build/fuzz-plain-build.log 2>&1 || {
   tail -30 build/fuzz-plain-build.log
   echo "0 passed, 1 failed"
   exit 1
@@ -28,11 +36,12 @@ vglogs=/tmp/baseledger-valgrind-logs
 rm -rf "$vglogs"
 mkdir -p "$vglogs"
 chmod 1777 "$vglogs"
-work=build/fuzz/plain/run
+work=/tmp/baseledger-valgrind-server
 
+mkdir -p build/fuzz/plain
 cat >build/fuzz/plain/inside.sh <<'EOS'
 set -uo pipefail
-tree=build/fuzz/plain/tree
+tree=$TREE_COPY/tree
 rc=0
 (cd "$tree" && rm -rf build && mkdir -p build &&
   pg_regress=$(dirname "$("$PG_CONFIG" --pgxs)")/../../src/test/regress/pg_regress &&
@@ -48,8 +57,8 @@ echo "==> regression suite on a private server under valgrind (slow)"
 SECONDS=0
 SERVER_WRAPPER="valgrind --tool=memcheck --trace-children=yes --leak-check=no --error-limit=no \
 --num-callers=40 --read-var-info=no --suppressions=$PWD/test/fuzz/valgrind.supp \
---log-file=$vglogs/vg.%p.log" START_TIMEOUT=300 \
-  bash test/fuzz/private-cluster.sh build/fuzz/plain/stage "$work" bash build/fuzz/plain/inside.sh
+--log-file=$vglogs/vg.%p.log" START_TIMEOUT=300 TREE_COPY=$copy \
+  bash test/fuzz/private-cluster.sh "$copy/stage" "$work" bash build/fuzz/plain/inside.sh
 echo "(${SECONDS}s with the server under valgrind)"
 
 passed=0
@@ -65,14 +74,16 @@ check() {
 }
 
 # Split every log into its error records (blocks starting with "==PID== X")
-# and classify each by whether its stack has a baseledger.so frame.
+# and classify each by whether its stack has a frame of our code: with debug
+# information a frame shows its function and source line (baseledger::...,
+# file.cpp:N; PostgreSQL and glibc are C), without it the object baseledger.so.
 read -r ours theirs < <(awk '
   /^==[0-9]+== [A-Z][a-z]/ && !/^==[0-9]+== (Memcheck|Copyright|Using Valgrind|Command|Parent PID|HEAP|LEAK|ERROR SUMMARY|For |Use --|Rerun|All heap|Warning|Note|Process terminating|in use at exit|total heap usage)/ {
     if (inrec) { if (hit) o++; else t++ }
     inrec = 1; hit = 0; next
   }
   /^==[0-9]+== *$/ { if (inrec) { if (hit) o++; else t++ }; inrec = 0; next }
-  inrec && /baseledger\.so/ { hit = 1 }
+  inrec && (/baseledger\.so|baseledger::/ || /\.(cpp|hpp):[0-9]+\)/) { hit = 1 }
   END { if (inrec) { if (hit) o++; else t++ }; print o + 0, t + 0 }' "$vglogs"/vg.*.log)
 nlogs=$(ls "$vglogs"/vg.*.log | wc -l)
 echo "memcheck: $nlogs process logs; errors with a baseledger.so frame: $ours; errors in PostgreSQL alone: $theirs"
@@ -80,7 +91,7 @@ if [ "$ours" -eq 0 ]; then
   check ok "no memcheck error in baseledger.so"
 else
   check bad "memcheck errors in baseledger.so (logs in $vglogs)"
-  grep -l baseledger "$vglogs"/vg.*.log | head -3 | xargs -r head -80
+  grep -lE 'baseledger::|\.cpp:[0-9]+\)' "$vglogs"/vg.*.log | head -2 | xargs -r grep -m2 -A30 -E '^==[0-9]+== (Invalid|Conditional|Use of|Syscall|Mismatched|Source)' | head -80
 fi
 if grep -qE 'terminated by signal|server process .* exited with|PANIC:|TRAP:' "$work/server.log"; then
   check bad "a backend died (see $work/server.log)"

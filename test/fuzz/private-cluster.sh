@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: test/fuzz/private-cluster.sh STAGE WORKDIR CMD [ARG...]
+# (WORKDIR must be reachable by the postgres user, e.g. under /tmp.)
 #
 # Runs CMD against a throwaway PostgreSQL 15 server that loads the baseledger
 # build installed under STAGE (a `make install DESTDIR=STAGE`, see fuzz.mk)
@@ -66,11 +67,10 @@ as_owner() {
 chmod 755 "$work"
 mkdir -p "$work/data" "$work/sock"
 chown "$owner" "$work/data" "$work/sock" "$work"
-d=$work
-while [ "$d" != / ]; do
-  chmod o+x "$d" 2>/dev/null || true
-  d=$(dirname "$d")
-done
+if ! as_owner test -x "$root$pgbin/postgres"; then
+  echo "private-cluster: $owner cannot reach $work; use a WORKDIR under /tmp" >&2
+  exit 2
+fi
 
 as_owner "$root$pgbin/initdb" -D "$work/data" -U postgres --auth=trust -E UTF8 \
   --locale=C.UTF-8 --no-sync >"$work/initdb.log" 2>&1 || {

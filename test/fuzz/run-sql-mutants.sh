@@ -21,7 +21,7 @@ for m in "$@"; do
     continue
   fi
   rc=0
-  bash test/fuzz/private-cluster.sh "$dir/stage" "$dir/run" bash -c \
+  bash test/fuzz/private-cluster.sh "$dir/stage" "/tmp/baseledger-sqlmut-$m" bash -c \
     '/usr/bin/python3 test/fuzz/sql_fuzz.py --calls '"$calls"' --seed 1 --log "$BASELEDGER_SERVER_LOG"' \
     >"$dir/sql_fuzz.log" 2>&1 || rc=$?
   first=$(grep -m1 '^FAIL' "$dir/sql_fuzz.log" | cut -c1-200)
