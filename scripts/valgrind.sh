@@ -86,11 +86,11 @@ read -r ours theirs < <(awk '
   inrec && (/baseledger\.so|baseledger::/ || /\.(cpp|hpp):[0-9]+\)/) { hit = 1 }
   END { if (inrec) { if (hit) o++; else t++ }; print o + 0, t + 0 }' "$vglogs"/vg.*.log)
 nlogs=$(ls "$vglogs"/vg.*.log | wc -l)
-echo "memcheck: $nlogs process logs; errors with a baseledger.so frame: $ours; errors in PostgreSQL alone: $theirs"
+echo "memcheck: $nlogs process logs; errors with a frame of our code: $ours; errors in PostgreSQL alone: $theirs"
 if [ "$ours" -eq 0 ]; then
-  check ok "no memcheck error in baseledger.so"
+  check ok "no memcheck error in our code"
 else
-  check bad "memcheck errors in baseledger.so (logs in $vglogs)"
+  check bad "memcheck errors in our code (logs in $vglogs)"
   grep -lE 'baseledger::|\.cpp:[0-9]+\)' "$vglogs"/vg.*.log | head -2 | xargs -r grep -m2 -A30 -E '^==[0-9]+== (Invalid|Conditional|Use of|Syscall|Mismatched|Source)' | head -80
 fi
 if grep -qE 'terminated by signal|server process .* exited with|PANIC:|TRAP:' "$work/server.log"; then
