@@ -404,6 +404,29 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.wallets', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.events', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.reservations', '');
 
+-- ---------------------------------------------------------------- fixes
+
+-- A NULL schedule is refused with 22004, like every NULL required argument
+-- (0.1.0 passed it on to pg_cron, which raised XX000).
+CREATE OR REPLACE FUNCTION @extschema@.ledger_schedule_expiry(schedule text DEFAULT '* * * * *')
+  RETURNS bigint
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF schedule IS NULL THEN
+    RAISE EXCEPTION 'argument "schedule" must not be null' USING ERRCODE = '22004';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+    RAISE EXCEPTION 'pg_cron is not installed in this database'
+      USING ERRCODE = '55000',
+            HINT = 'Run CREATE EXTENSION pg_cron in the database named by cron.database_name, or call ledger_expire() from another scheduler.';
+  END IF;
+  RETURN cron.schedule('baseledger-expire', schedule,
+                       'SELECT @extschema@.ledger_expire()');
+END
+$$;
+
 -- ---------------------------------------------------------------- privileges
 -- Last, so that it covers every function the script defines.
 

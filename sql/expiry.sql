@@ -194,6 +194,10 @@ SELECT jobname, schedule, command, database = current_database() AS this_databas
 -- Scheduling again changes the one job, it never adds a second.
 SELECT ledger_schedule_expiry('*/5 * * * *') IS NOT NULL AS rescheduled;
 SELECT ledger_schedule_expiry() IS NOT NULL AS rescheduled;
+-- A NULL schedule is a NULL required argument.
+\set VERBOSITY sqlstate
+SELECT ledger_schedule_expiry(NULL);
+\set VERBOSITY default
 SELECT count(*) AS jobs, min(schedule) AS schedule FROM cron.job WHERE jobname = 'baseledger-expire';
 
 -- ---------------------------------------------------------------- without pg_cron

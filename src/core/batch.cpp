@@ -43,7 +43,14 @@ ElementOutcome apply_element(BatchWallet& wallet, int element, const std::string
 
   // The element succeeded: its state is the next element's starting point.
   wallet.state = decision.wallet;
-  wallet.due.clear();
+  // Holds loaded as due but not yet lapsed stay due for the next elements.
+  std::vector<Reservation> still_due;
+  for (const Reservation& r : wallet.due) {
+    bool closed = false;
+    for (const Reservation& c : decision.reservations) closed = closed || c.id == r.id;
+    if (!closed) still_due.push_back(r);
+  }
+  wallet.due = std::move(still_due);
   for (const Event& e : decision.events) {
     wallet.events.push_back(e);
     wallet.event_elements.push_back(e.from_command ? element : -1);

@@ -94,12 +94,16 @@ Decision decide(const WriteInput& input, const Command* command) {
   const Micros now = b.now();
 
   // The dead-man's switch: every lapsed hold is closed before anything else.
+  // Each expire event takes the next microsecond, so the time the command's
+  // event will carry moves on as holds are closed: a hold is closed when it
+  // has lapsed by then, and the command is judged with none of them counted.
   std::vector<Reservation> due = input.due;
   std::sort(due.begin(), due.end(), [](const Reservation& a, const Reservation& c) {
     return a.expires_at != c.expires_at ? a.expires_at < c.expires_at : a.id < c.id;
   });
   for (Reservation r : due) {
-    if (!r.lapsed_at(now)) continue;
+    if (r.state != ReservationState::active) continue;
+    if (r.expires_at > next_event_time(b.wallet(), now)) break;
     release_hold(b.wallet(), r);
     b.append(EventKind::expire, r.amount, r.id);
     b.seal();

@@ -10,6 +10,11 @@
 
 namespace baseledger::core {
 
+// How far past the first event's time callers load due holds: each expire
+// event takes a microsecond, so a call that closes n holds writes its own
+// event n microseconds later, and holds lapsing in between must be closed too.
+inline constexpr Micros due_margin = 1000000;
+
 // Time of the next event in a wallet: the clock, or 1 microsecond after the
 // wallet's last event when the clock is behind it, so `at` strictly increases.
 Micros next_event_time(const WalletState& wallet, Micros clock);
@@ -23,8 +28,9 @@ struct Decision {
 
 struct WriteInput {
   WalletState wallet;
-  // Active holds of the wallet whose expires_at is at or before
-  // next_event_time(wallet, clock); each gets its expire event first.
+  // Active holds of the wallet that may have lapsed by the time the call's
+  // events carry: those with expires_at up to next_event_time(wallet, clock)
+  // plus due_margin. Each one lapsed by then gets its expire event first.
   std::vector<Reservation> due;
   // The reservation a settle, cancel or extend names, if it exists in this wallet.
   std::optional<Reservation> target;

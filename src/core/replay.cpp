@@ -28,8 +28,11 @@ void Replay::problem(const std::string& what) {
 }
 
 void Replay::apply(const Event& e) {
-  if (e.seq != state_.last_seq + 1)
-    problem(e, "sequence gap: expected seq " + num(state_.last_seq + 1));
+  std::int64_t expected_seq;
+  if (__builtin_add_overflow(state_.last_seq, 1, &expected_seq))
+    problem(e, "sequence number out of range");
+  else if (e.seq != expected_seq)
+    problem(e, "sequence gap: expected seq " + num(expected_seq));
   if (state_.last_at && e.at <= *state_.last_at) problem(e, "time does not increase");
 
   Amount balance = state_.balance;
@@ -125,7 +128,9 @@ void Replay::apply(const Event& e) {
   if (reserved != e.reserved)
     problem(e,
             "reserved after the event is " + num(e.reserved) + ", replay gives " + num(reserved));
-  if (e.balance - e.reserved < 0) problem(e, "available went below zero");
+  Amount available;
+  if (!sub(e.balance, e.reserved, &available) || available < 0)
+    problem(e, "available went below zero");
 
   // Carry on from the recorded snapshot so one divergence is reported once.
   state_.balance = e.balance;

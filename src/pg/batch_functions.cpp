@@ -216,7 +216,7 @@ void execute_batch(std::vector<Element>& elements) {
   for (const auto& [id, w] : wallets)
     due_until = std::max(due_until, core::next_event_time(w.state, clock));
   batch_storage::load_keys(key_wallets, keys, &wallets);
-  batch_storage::load_due(due_until, &wallets);
+  batch_storage::load_due(due_until + core::due_margin, &wallets);
   if (!targets.empty()) batch_storage::load_reservations(target_wallets, targets, &wallets);
 
   std::vector<batch_storage::ElementRecord> records(elements.size());

@@ -88,7 +88,8 @@ Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
   if (call.command.reservation_id)
     input.target = storage::load_reservation(call.wallet_id, *call.command.reservation_id);
   input.max_active_reservations = max_active_reservations();
-  input.due = storage::load_due(call.wallet_id, core::next_event_time(input.wallet, clock),
+  input.due = storage::load_due(call.wallet_id,
+                                core::next_event_time(input.wallet, clock) + core::due_margin,
                                 std::numeric_limits<std::int64_t>::max());
   if (call.command.kind == EventKind::reserve) input.new_reservation_id = new_reservation_id();
 

@@ -93,11 +93,7 @@ CONVERSION = {"22P02", "22003", "22007", "22008", "22015", "22P05", "54001", "42
 
 # Known issues (test/fuzz/README.md, "Findings"): reported, not yet fixed.
 # They are counted apart and do not fail the run unless --strict is given.
-KNOWN = {
-    # pg_cron's cron.schedule() raises XX000 "schedule can not be NULL"; the
-    # README promises 22004 for a NULL required argument.
-    ("ledger_schedule_expiry", "XX000"): "ledger_schedule_expiry(NULL) raises XX000, not 22004",
-}
+KNOWN = {}
 
 I64_MAX = 2**63 - 1
 I64_MIN = -(2**63)

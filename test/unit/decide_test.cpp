@@ -585,8 +585,10 @@ TEST(DecideExpiry, ReleasedFundsServeTheSameCallsDebit) {
 }
 
 TEST(DecideExpiry, HoldNotYetDueIsLeftAlone) {
+  // Hold 1 is expired at kT and the credit written at kT + 1: hold 2, which
+  // lapses at kT + 2, still counts.
   WriteInput in = input(wallet(100, 60, 2, 5, kT - 100), kT);
-  in.due = {hold(1, 10, kT - 1), hold(2, 50, kT + 1)};
+  in.due = {hold(1, 10, kT - 1), hold(2, 50, kT + 2)};
   const Command c = credit(1);
   const Decision d = decide(in, &c);
   ASSERT_EQ(d.events.size(), 2u);
@@ -600,14 +602,35 @@ TEST(DecideExpiry, HoldNotYetDueIsLeftAlone) {
 
 TEST(DecideExpiry, DueIsJudgedAtTheWriteTimeNotTheClock) {
   // The clock is behind the last event: the write time is kT + 101, so a hold
-  // expiring at kT + 101 is due and one at kT + 102 is not.
+  // expiring at kT + 101 is due; the next event would be at kT + 102, so one
+  // expiring at kT + 103 is not.
   WriteInput in = input(wallet(100, 30, 2, 5, kT + 100), kT);
-  in.due = {hold(1, 10, kT + 101), hold(2, 20, kT + 102)};
+  in.due = {hold(1, 10, kT + 101), hold(2, 20, kT + 103)};
   const Decision d = decide(in, nullptr);
   ASSERT_EQ(d.events.size(), 1u);
   EXPECT_EQ(d.events[0].reservation_id, uuid_of(1));
   EXPECT_EQ(d.events[0].at, kT + 101);
   EXPECT_EQ(d.wallet.reserved, 20);
+}
+
+TEST(DecideExpiry, HoldLapsingBeforeTheCommandEventNoLongerCounts) {
+  // With the clock behind, events take last_at + 1 us each. Hold 1 lapses at
+  // kT + 1 and is expired then; the debit's event would be at kT + 2, when
+  // hold 2 has lapsed too: it is expired first, and the debit of everything
+  // fits. (Before, hold 2 still counted and the debit got LB001.)
+  WriteInput in = input(wallet(10, 10, 2, 2, kT), kT - 3600000000LL);
+  in.due = {hold(1, 5, kT + 1), hold(2, 5, kT + 2)};
+  const Command c = debit(10);
+  const Decision d = decide(in, &c);
+  ASSERT_EQ(d.events.size(), 3u);
+  EXPECT_EQ(d.events[0].kind, EventKind::expire);
+  EXPECT_EQ(d.events[0].at, kT + 1);
+  EXPECT_EQ(d.events[1].kind, EventKind::expire);
+  EXPECT_EQ(d.events[1].at, kT + 2);
+  EXPECT_EQ(d.events[2].kind, EventKind::debit);
+  EXPECT_EQ(d.events[2].at, kT + 3);
+  EXPECT_EQ(d.wallet.balance, 0);
+  EXPECT_EQ(d.wallet.reserved, 0);
 }
 
 TEST(DecideExpiry, ClosedHoldsInTheDueListAreIgnored) {

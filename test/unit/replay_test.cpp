@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -442,6 +443,17 @@ TEST(Replay, AvailableBelowZeroFromADebit) {
   ASSERT_FALSE(r.problems().empty());
   EXPECT_NE(r.problems()[0].find("available went below zero"), std::string::npos)
       << r.problems()[0];
+}
+
+TEST(Replay, AvailableBelowZeroWhenTheSubtractionWouldOverflow) {
+  // A stored row with balance INT64_MIN and reserved 1: balance - reserved
+  // does not fit in 64 bits, and the row must still be reported.
+  Replay r;
+  r.apply(event(1, EventKind::credit, 1, std::numeric_limits<Amount>::min(), 1));
+  bool reported = false;
+  for (const std::string& p : r.problems())
+    reported = reported || p.find("available went below zero") != std::string::npos;
+  EXPECT_TRUE(reported);
 }
 
 TEST(Replay, AvailableBelowZeroFromAReserve) {
