@@ -63,8 +63,9 @@ ALLOWED = {
     "ledger_history": COMMON | {"LB002"},
     "ledger_expire": COMMON,
     "ledger_verify": {"22023", "LB002"},
-    # cron.schedule() refuses a malformed schedule with 22023 ("invalid schedule").
-    "ledger_schedule_expiry": {"22023"},
+    # A NULL schedule is 22004; cron.schedule() refuses a malformed one with
+    # 22023 ("invalid schedule").
+    "ledger_schedule_expiry": {"22004", "22023"},
     "ledger_unschedule_expiry": set(),
     "ledger_head": COMMON | {"LB002"},
     # A privilege other than 'read' or 'spend', or a malformed wallet id: 22023.
