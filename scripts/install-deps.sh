@@ -17,26 +17,5 @@ packages=(
   libgtest-dev clang-format
 )
 
-missing=()
-for pkg in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-  if [ "$status" != "installed" ]; then
-    missing+=("$pkg")
-  fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages already installed"
-  exit 0
-fi
-
-# CI runs as root; a developer account goes through sudo.
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  sudo=(sudo)
-fi
-
-echo "install-deps: installing ${missing[*]}"
-"${sudo[@]}" apt-get update
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y --no-install-recommends "${missing[@]}"
+. "$(dirname "$0")/lib/ensure-packages.sh"
+ensure_packages install-deps "${packages[@]}"

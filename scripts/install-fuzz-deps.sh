@@ -8,25 +8,5 @@ set -euo pipefail
 
 packages=(clang-14 libclang-rt-14-dev valgrind python3 python3-psycopg)
 
-missing=()
-for pkg in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-  if [ "$status" != "installed" ]; then
-    missing+=("$pkg")
-  fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-fuzz-deps: all ${#packages[@]} packages already installed"
-  exit 0
-fi
-
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  sudo=(sudo)
-fi
-
-echo "install-fuzz-deps: installing ${missing[*]}"
-"${sudo[@]}" apt-get update
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y --no-install-recommends "${missing[@]}"
+. "$(dirname "$0")/lib/ensure-packages.sh"
+ensure_packages install-fuzz-deps "${packages[@]}"
