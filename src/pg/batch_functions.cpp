@@ -144,18 +144,6 @@ core::Micros ttl_element(const ArrayArg& ttls, int i) {
   return args::interval_micros(iv);
 }
 
-core::Uuid new_reservation_id() {
-  core::Uuid id;
-  pg_call([&] {
-    if (!pg_strong_random(id.bytes.data(), id.bytes.size()))
-      ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                      errmsg("could not generate a random reservation id")));
-  });
-  id.bytes[6] = (id.bytes[6] & 0x0f) | 0x40;
-  id.bytes[8] = (id.bytes[8] & 0x3f) | 0x80;
-  return id;
-}
-
 // Locks, loads, decides and persists the valid elements; fills their outcomes.
 void execute_batch(std::vector<Element>& elements) {
   // Elements on wallets outside the caller's grants are refused first, with
@@ -224,7 +212,7 @@ void execute_batch(std::vector<Element>& elements) {
     Element& e = elements[i];
     if (std::string_view(e.sqlstate) != "00000") continue;
     const core::Uuid id =
-        e.command.kind == core::EventKind::reserve ? new_reservation_id() : core::Uuid{};
+        e.command.kind == core::EventKind::reserve ? storage::new_reservation_id() : core::Uuid{};
     e.outcome = core::apply_element(wallets.at(e.wallet_id), static_cast<int>(i), e.key, e.command,
                                     e.fingerprint, clock, id, max_active_reservations());
     e.sqlstate = e.outcome.sqlstate;

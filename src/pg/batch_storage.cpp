@@ -68,18 +68,6 @@ Query q_reservations = {
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
 
-core::EventKind kind_of(const char* text) {
-  auto kind = text ? core::parse_event_kind(text) : std::nullopt;
-  if (!kind) throw core::LedgerError(core::sqlstate::internal_error, "unknown event kind");
-  return *kind;
-}
-
-core::ReservationState state_of(const char* text) {
-  auto state = text ? core::parse_reservation_state(text) : std::nullopt;
-  if (!state) throw core::LedgerError(core::sqlstate::internal_error, "unknown reservation state");
-  return *state;
-}
-
 // Reads reservation columns starting at `first`: id, amount, captured,
 // expires_at, created_at, updated_at.
 void read_reservation(const spi::Row& r, int first, core::Reservation* out) {
@@ -150,7 +138,7 @@ void load_keys(const std::vector<std::string>& wallet_ids, const std::vector<std
     }
   });
   for (uint64 i = 0; i < n; ++i) {
-    known[i].event.kind = kind_of(kinds[i]);
+    known[i].event.kind = storage::event_kind_of(kinds[i]);
     known[i].event.from_command = true;
     (*wallets)[ids[i]].keys[key_texts[i]] = known[i];
   }
@@ -194,7 +182,7 @@ void load_reservations(const std::vector<std::string>& wallet_ids,
     }
   });
   for (uint64 i = 0; i < n; ++i) {
-    found[i].state = state_of(states[i]);
+    found[i].state = storage::state_of(states[i]);
     (*wallets)[owners[i]].reservations[found[i].id] = found[i];
   }
 }

@@ -114,18 +114,6 @@ Query q_events = {
     {TEXTOID},
     nullptr};
 
-core::EventKind event_kind_of(const char* text) {
-  auto kind = text ? core::parse_event_kind(text) : std::nullopt;
-  if (!kind) throw core::LedgerError(core::sqlstate::internal_error, "unknown event kind");
-  return *kind;
-}
-
-core::ReservationState state_of(const char* text) {
-  auto state = text ? core::parse_reservation_state(text) : std::nullopt;
-  if (!state) throw core::LedgerError(core::sqlstate::internal_error, "unknown reservation state");
-  return *state;
-}
-
 // Decodes wallet columns 1..6 (unit, balance, reserved, active, last_seq, last_at).
 // Decodes the wallet columns 1..6 and, when hash_col is not 0, its head hash.
 std::optional<WalletRow> decode_wallet_row(int hash_col = 7) {
@@ -212,6 +200,30 @@ void decode_fingerprint(const Row& r, int col, core::Fingerprint* out) {
 }
 
 }  // namespace
+
+core::EventKind event_kind_of(const char* text) {
+  auto kind = text ? core::parse_event_kind(text) : std::nullopt;
+  if (!kind) throw core::LedgerError(core::sqlstate::internal_error, "unknown event kind");
+  return *kind;
+}
+
+core::ReservationState state_of(const char* text) {
+  auto state = text ? core::parse_reservation_state(text) : std::nullopt;
+  if (!state) throw core::LedgerError(core::sqlstate::internal_error, "unknown reservation state");
+  return *state;
+}
+
+core::Uuid new_reservation_id() {
+  core::Uuid id;
+  pg_call([&] {
+    if (!pg_strong_random(id.bytes.data(), id.bytes.size()))
+      ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                      errmsg("could not generate a random reservation id")));
+  });
+  id.bytes[6] = (id.bytes[6] & 0x0f) | 0x40;  // version 4
+  id.bytes[8] = (id.bytes[8] & 0x3f) | 0x80;  // RFC 4122 variant
+  return id;
+}
 
 Datum text_datum(const std::string& s) {
   return pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), s.size())); });

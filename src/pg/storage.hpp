@@ -126,6 +126,9 @@ template <typename Fn>
 void for_each_event(const std::string& wallet_id, Fn&& fn);
 
 // Conversions shared by the SQL entry points.
+core::EventKind event_kind_of(const char* text);    // XX000 for an unknown label
+core::ReservationState state_of(const char* text);  // XX000 for an unknown label
+core::Uuid new_reservation_id();                    // a random version 4 uuid
 Datum text_datum(const std::string& s);
 Datum uuid_datum(const core::Uuid& id);
 Datum bytea_datum(const void* data, std::size_t size);

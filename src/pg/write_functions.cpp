@@ -44,18 +44,6 @@ struct WriteCall {
                     "Create it with ledger_create_wallet.");
 }
 
-core::Uuid new_reservation_id() {
-  core::Uuid id;
-  pg_call([&] {
-    if (!pg_strong_random(id.bytes.data(), id.bytes.size()))
-      ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                      errmsg("could not generate a random reservation id")));
-  });
-  id.bytes[6] = (id.bytes[6] & 0x0f) | 0x40;  // version 4
-  id.bytes[8] = (id.bytes[8] & 0x3f) | 0x80;  // RFC 4122 variant
-  return id;
-}
-
 // Runs a validated write under the wallet's lock and returns its ledger_result.
 Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
   const core::Fingerprint fingerprint = core::fingerprint(call.command);
@@ -91,7 +79,8 @@ Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
   input.due = storage::load_due(call.wallet_id,
                                 core::next_event_time(input.wallet, clock) + core::due_margin,
                                 std::numeric_limits<std::int64_t>::max());
-  if (call.command.kind == EventKind::reserve) input.new_reservation_id = new_reservation_id();
+  if (call.command.kind == EventKind::reserve)
+    input.new_reservation_id = storage::new_reservation_id();
 
   const core::Decision decision = core::decide(input, &call.command);
 
