@@ -29,13 +29,9 @@ if [ "${BASELEDGER_IN_VIRTUALENV:-}" != 1 ]; then
   # starting at once can both see 5432 free before either server listens.
   # A random free port makes that clash unlikely; an inherited PGPORT (a
   # developer's own server) is not ours to reuse.
-  for _ in $(seq 1 50); do
-    PGPORT=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$PGPORT") 2>/dev/null &&
-      [ ! -e "/var/run/postgresql/.s.PGSQL.$PGPORT" ]; then
-      break
-    fi
-  done
+  # shellcheck source=scripts/lib/free-port.sh
+  . "$(dirname "$0")/lib/free-port.sh"
+  PGPORT=$(pick_free_port)
   export PGPORT
   export BASELEDGER_IN_VIRTUALENV=1
   exec pg_virtualenv -t -v 15 \

@@ -220,13 +220,9 @@ opts=()
 for s in "${settings[@]}"; do
   opts+=(-o "$s")
 done
-for _ in $(seq 1 50); do
-  PGPORT=$((20000 + RANDOM % 20000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$PGPORT") 2>/dev/null &&
-    [ ! -e "/var/run/postgresql/.s.PGSQL.$PGPORT" ]; then
-    break
-  fi
-done
+# shellcheck source=scripts/lib/free-port.sh
+. "$root/scripts/lib/free-port.sh"
+PGPORT=$(pick_free_port)
 export PGPORT
 log=$(mktemp)
 POSTGRES_DB=$postgres_db INIT_DIR=$root/$init_dir HEALTHCHECK_CMD="cd '$root' && $health_cmd" \

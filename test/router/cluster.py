@@ -36,9 +36,23 @@ def _port_free(port):
     return True
 
 
+def _port_range():
+    # Below the kernel's ephemeral range: a port inside it can be the local
+    # end of any client connection, and a server then fails to bind it.
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+    except OSError:
+        low, high = 32768, 60999
+    if low - 1 > 15000:
+        return 15000, low - 1
+    return high + 1, 65535
+
+
 def free_port(taken):
+    first, last = _port_range()
     for _ in range(200):
-        port = 20000 + random.randrange(20000)
+        port = random.randint(first, last)
         if port not in taken and _port_free(port) and \
                 not os.path.exists(f"/var/run/postgresql/.s.PGSQL.{port}"):
             taken.add(port)
