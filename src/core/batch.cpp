@@ -23,6 +23,7 @@ ElementOutcome apply_element(BatchWallet& wallet, int element, const std::string
 
   WriteInput input;
   input.wallet = wallet.state;
+  input.policy = wallet.policy;
   input.due = wallet.due;
   input.clock = clock;
   input.new_reservation_id = new_reservation_id;

@@ -23,6 +23,10 @@ struct KnownKey {
 // One wallet's state during a batch, and the writes the batch owes it.
 struct BatchWallet {
   WalletState state;
+  Policy policy;
+  // A root without children, limits or alerts; other wallets' elements take
+  // the single calls' path.
+  bool stands_alone = true;
   std::vector<Reservation> due;              // lapsed holds not yet expired by an event
   std::map<Uuid, Reservation> reservations;  // targets, and holds the batch created or closed
   std::map<std::string, KnownKey> keys;      // stored keys the batch names, and keys it used

@@ -49,6 +49,10 @@ Hash event_hash(const Hash& previous, std::string_view wallet_id, const Event& e
   enc.u64(static_cast<std::uint64_t>(e.at));
   enc.flag(request.metadata != nullptr);
   if (request.metadata) enc.text(*request.metadata);
+  if (request.origin) {
+    enc.text("origin");
+    enc.text(*request.origin);
+  }
 
   Hash out;
   SHA256(reinterpret_cast<const unsigned char*>(enc.data().data()), enc.data().size(), out.data());

@@ -23,6 +23,9 @@ struct EventRequest {
   const std::string* idempotency_key = nullptr;  // null for expire events
   const Fingerprint* fingerprint = nullptr;
   const std::string* metadata = nullptr;  // canonical jsonb text, or null
+  // An ancestor's event: the wallet the call or the hold belongs to (null
+  // otherwise, which hashes as before 0.3.0).
+  const std::string* origin = nullptr;
 };
 
 Hash event_hash(const Hash& previous, std::string_view wallet_id, const Event& event,

@@ -31,6 +31,10 @@ Fingerprint fingerprint(const Command& command) {
     put_u64(buf, command.metadata->size());
     buf.append(*command.metadata);
   }
+  // Options added in 0.3.0 are encoded only when set, so requests made
+  // before them keep their fingerprints.
+  if (command.allow_overage) buf.append("/allow_overage");
+  if (command.capture_on_expire) buf.append("/on_expire=capture");
   Fingerprint out;
   SHA256(reinterpret_cast<const unsigned char*>(buf.data()), buf.size(), out.data());
   return out;

@@ -7,6 +7,7 @@
 namespace baseledger::core::limits {
 
 inline constexpr std::size_t wallet_id_max_chars = 200;
+inline constexpr std::size_t wallet_depth_max = 8;  // segments of a wallet path
 inline constexpr std::size_t idempotency_key_max_chars = 255;
 inline constexpr std::size_t metadata_max_bytes = 8192;  // canonical JSON text
 inline constexpr std::int32_t history_max_rows = 10000;

@@ -91,8 +91,9 @@ void Replay::apply(const Event& e) {
       Reservation* r = needs_open_reservation();
       if (!r) break;
       if (e.kind == EventKind::settle) {
-        if (e.amount < 0 || e.amount > r->amount)
-          problem(e, "capture outside 0.." + num(r->amount));
+        // A capture above the hold is an overage (allow_overage); the floor
+        // check below still bounds it.
+        if (e.amount < 0) problem(e, "negative capture");
         r->captured = e.amount;
         r->state = ReservationState::settled;
         ok = sub(balance, e.amount, &balance);
@@ -103,6 +104,14 @@ void Replay::apply(const Event& e) {
             e.kind == EventKind::cancel ? ReservationState::cancelled : ReservationState::expired;
         if (e.kind == EventKind::expire && e.at < r->expires_at)
           problem(e, "expired before its expires_at");
+        // An expiry with on_expire => 'capture' charges the hold: the
+        // event's balance says which it was; the reservation row must agree.
+        Amount charged;
+        if (e.kind == EventKind::expire && sub(balance, r->amount, &charged) &&
+            e.balance == charged && e.balance != balance) {
+          r->captured = r->amount;
+          balance = charged;
+        }
       }
       r->updated_at = e.at;
       ok = ok && sub(reserved, r->amount, &reserved);
@@ -129,8 +138,11 @@ void Replay::apply(const Event& e) {
     problem(e,
             "reserved after the event is " + num(e.reserved) + ", replay gives " + num(reserved));
   Amount available;
-  if (!sub(e.balance, e.reserved, &available) || available < 0)
-    problem(e, "available went below zero");
+  if (!sub(e.balance, e.reserved, &available))
+    problem(e, "available went below zero (out of range)");
+  else if (policy_.capped && available < -policy_.overdraft)
+    problem(e, policy_.overdraft > 0 ? "available went below the credit line"
+                                     : "available went below zero");
 
   // Carry on from the recorded snapshot so one divergence is reported once.
   state_.balance = e.balance;

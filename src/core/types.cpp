@@ -9,6 +9,7 @@ namespace {
 constexpr const char* kEventKindNames[] = {"credit", "debit",  "reserve", "settle",
                                            "cancel", "extend", "expire"};
 constexpr const char* kStateNames[] = {"active", "settled", "cancelled", "expired"};
+constexpr const char* kPeriodNames[] = {"minute", "hour", "day", "week", "month"};
 }  // namespace
 
 const char* to_string(EventKind kind) noexcept {
@@ -28,6 +29,16 @@ std::optional<EventKind> parse_event_kind(std::string_view text) noexcept {
 std::optional<ReservationState> parse_reservation_state(std::string_view text) noexcept {
   for (int i = 0; i < 4; ++i)
     if (text == kStateNames[i]) return static_cast<ReservationState>(i);
+  return std::nullopt;
+}
+
+const char* to_string(Period period) noexcept {
+  return kPeriodNames[static_cast<int>(period)];
+}
+
+std::optional<Period> parse_period(std::string_view text) noexcept {
+  for (int i = 0; i < 5; ++i)
+    if (text == kPeriodNames[i]) return static_cast<Period>(i);
   return std::nullopt;
 }
 

@@ -50,6 +50,7 @@ struct Reservation {
   Micros expires_at = 0;
   Micros created_at = 0;
   Micros updated_at = 0;
+  bool capture_on_expire = false;  // on_expire => 'capture': an expiry charges the hold
 
   // An active hold whose time to live has passed no longer counts, sweep or not.
   bool lapsed_at(Micros now) const noexcept {
@@ -78,6 +79,35 @@ struct Command {
   Micros ttl = 0;                       // reserve, extend
   std::optional<Uuid> reservation_id;   // settle, cancel, extend
   std::optional<std::string> metadata;  // canonical JSON text of a jsonb object
+  bool allow_overage = false;           // settle: may capture more than was held
+  bool capture_on_expire = false;       // reserve: on_expire => 'capture'
+};
+
+// Calendar periods of a limit.
+enum class Period : std::uint8_t { minute, hour, day, week, month };
+const char* to_string(Period period) noexcept;
+std::optional<Period> parse_period(std::string_view text) noexcept;
+
+// What bounds a wallet besides its balance. None of it is an event: it is
+// the wallet's configuration, set by an administrator.
+struct Policy {
+  bool capped = true;    // false: no budget of its own, only its ancestors bound it
+  Amount overdraft = 0;  // available may go down to -overdraft
+  std::optional<std::int64_t> max_active;  // active holds allowed in the subtree
+};
+
+// One period limit of a wallet and its use in the current period
+// [period_start, period_end) (computed by the caller in the ledger's time zone).
+struct LimitUsage {
+  Period period = Period::day;
+  std::optional<Amount> max_amount;
+  std::optional<std::int64_t> max_requests;
+  Amount used_amount = 0;
+  std::int64_t used_requests = 0;
+  Micros period_start = 0;
+  Micros period_end = 0;
+
+  bool contains(Micros t) const noexcept { return t >= period_start && t < period_end; }
 };
 
 }  // namespace baseledger::core

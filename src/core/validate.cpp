@@ -104,4 +104,11 @@ void validate_expire_batch(std::int32_t max_rows) {
     invalid("\"max_rows\" must be between 1 and " + std::to_string(limits::expire_max_rows));
 }
 
+bool parse_on_expire(std::string_view text) {
+  if (text == "refund") return false;
+  if (text == "capture") return true;
+  invalid("invalid on_expire", "The value given is \"" + std::string(text) + "\".",
+          "on_expire is 'refund' (the default) or 'capture'.");
+}
+
 }  // namespace baseledger::core

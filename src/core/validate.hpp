@@ -25,4 +25,7 @@ void validate_metadata(std::string_view metadata);
 void validate_history_page(std::int64_t after_seq, std::int32_t max_rows);
 void validate_expire_batch(std::int32_t max_rows);
 
+// on_expire: 'refund' (false) or 'capture' (true); 22023 otherwise.
+bool parse_on_expire(std::string_view text);
+
 }  // namespace baseledger::core

@@ -60,6 +60,21 @@ std::int32_t required_int32(FunctionCallInfo fcinfo, int n, const char* name) {
   return PG_GETARG_INT32(n);
 }
 
+bool required_bool(FunctionCallInfo fcinfo, int n, const char* name) {
+  require(fcinfo, n, name);
+  return PG_GETARG_BOOL(n);
+}
+
+std::optional<core::Amount> optional_int64(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  return PG_GETARG_INT64(n);
+}
+
+std::optional<std::int32_t> optional_int32(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  return PG_GETARG_INT32(n);
+}
+
 core::Uuid required_uuid(FunctionCallInfo fcinfo, int n, const char* name) {
   require(fcinfo, n, name);
   core::Uuid id;

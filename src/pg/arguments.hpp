@@ -2,6 +2,7 @@
 // raises 22004; values are then checked by the core's validators.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/types.hpp"
@@ -14,6 +15,10 @@ std::string wallet_id(FunctionCallInfo fcinfo, int n);
 std::string idempotency_key(FunctionCallInfo fcinfo, int n);
 core::Amount required_int64(FunctionCallInfo fcinfo, int n, const char* name);
 std::int32_t required_int32(FunctionCallInfo fcinfo, int n, const char* name);
+bool required_bool(FunctionCallInfo fcinfo, int n, const char* name);
+// NULL as nullopt.
+std::optional<core::Amount> optional_int64(FunctionCallInfo fcinfo, int n);
+std::optional<std::int32_t> optional_int32(FunctionCallInfo fcinfo, int n);
 core::Uuid required_uuid(FunctionCallInfo fcinfo, int n, const char* name);
 // The interval as microseconds, a month counting 30 days; validated against baseledger.max_ttl.
 core::Micros ttl(FunctionCallInfo fcinfo, int n);

@@ -19,6 +19,7 @@
 #include "pg/batch_storage.hpp"
 #include "pg/error_wall.hpp"
 #include "pg/locks.hpp"
+#include "pg/tree_write.hpp"
 #include "pg/settings.hpp"
 #include "pg/storage.hpp"
 
@@ -44,6 +45,7 @@ struct Element {
   Datum metadata = 0;
   bool metadata_null = true;
   core::ElementOutcome outcome;
+  bool slow = false;  // run through the single calls' path (a wallet in a tree)
 };
 
 // The elements of one array argument, with their NULL flags.
@@ -159,25 +161,62 @@ void execute_batch(std::vector<Element>& elements) {
       e.message = "permission denied for wallet \"" + e.wallet_id + "\"";
     }
   }
-  std::vector<std::tuple<std::uint64_t, std::string>> order;
+  // Every element's wallet and its ancestors, locked in the one order all
+  // callers use (tree by tree, root first).
+  std::vector<std::string> ids, locks;
   for (const Element& e : elements)
-    if (std::string_view(e.sqlstate) == "00000")
-      order.emplace_back(core::wallet_lock_key(e.wallet_id), e.wallet_id);
-  std::sort(order.begin(), order.end());
-  order.erase(std::unique(order.begin(), order.end()), order.end());
-  if (order.empty()) return;
+    if (std::string_view(e.sqlstate) == "00000") {
+      ids.push_back(e.wallet_id);
+      for (const std::string& id : tree_write::path_of(e.wallet_id)) locks.push_back(id);
+    }
+  std::sort(locks.begin(), locks.end(), tree_write::lock_order);
+  locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
+  if (locks.empty()) return;
+  for (const std::string& id : locks) lock_wallet(core::wallet_lock_key(id));
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
 
-  for (const auto& [key, id] : order) lock_wallet(key);
-
-  std::vector<std::string> ids;
-  for (const auto& [key, id] : order) ids.push_back(id);
   batch_storage::Wallets wallets;
   batch_storage::load_wallets(ids, &wallets);
+
+  // Elements on wallets in a tree, or with limits or alerts, take the single
+  // calls' path one by one, in element order; their wallets are disjoint
+  // from the others', which keep the bulk path.
+  for (std::size_t i = 0; i < elements.size(); ++i) {
+    Element& e = elements[i];
+    if (std::string_view(e.sqlstate) != "00000") continue;
+    auto w = wallets.find(e.wallet_id);
+    if (w == wallets.end() || w->second.stands_alone) continue;
+    e.slow = true;
+    tree_write::Prepared prepared;
+    try {
+      prepared = tree_write::prepare(e.wallet_id, e.key, e.command, e.fingerprint);
+    } catch (const LedgerError& refusal) {
+      e.sqlstate = refusal.sqlstate();
+      e.message = refusal.what();
+      continue;
+    }
+    e.outcome.replayed = prepared.replayed;
+    if (prepared.replayed) {
+      e.outcome.event = prepared.replayed_event;
+      continue;
+    }
+    storage::CommandRecord record;
+    record.idempotency_key = &e.key;
+    record.fingerprint = &e.fingerprint;
+    record.metadata = e.metadata;
+    record.metadata_null = e.metadata_null;
+    record.metadata_text = e.command.metadata ? &*e.command.metadata : nullptr;
+    tree_write::store(prepared.decision, record);
+    e.outcome.event = prepared.decision.command_event();
+  }
+  for (auto it = wallets.begin(); it != wallets.end();)
+    it = it->second.stands_alone ? std::next(it) : wallets.erase(it);
 
   std::vector<std::string> key_wallets, keys, target_wallets;
   std::vector<core::Uuid> targets;
   for (Element& e : elements) {
-    if (std::string_view(e.sqlstate) != "00000") continue;
+    if (std::string_view(e.sqlstate) != "00000" || e.slow) continue;
     if (!wallets.count(e.wallet_id)) {
       // As for single calls: a wallet created after a REPEATABLE READ snapshot is a conflict.
       if (storage::wallet_created_after_snapshot(e.wallet_id))
@@ -210,7 +249,7 @@ void execute_batch(std::vector<Element>& elements) {
   std::vector<batch_storage::ElementRecord> records(elements.size());
   for (std::size_t i = 0; i < elements.size(); ++i) {
     Element& e = elements[i];
-    if (std::string_view(e.sqlstate) != "00000") continue;
+    if (std::string_view(e.sqlstate) != "00000" || e.slow) continue;
     const core::Uuid id =
         e.command.kind == core::EventKind::reserve ? storage::new_reservation_id() : core::Uuid{};
     e.outcome = core::apply_element(wallets.at(e.wallet_id), static_cast<int>(i), e.key, e.command,

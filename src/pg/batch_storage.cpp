@@ -30,13 +30,16 @@ Datum text_array(const std::vector<std::string>& items) {
 
 Query q_wallets_rc = {
     "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at, "
-    "last_hash FROM ledger.wallets WHERE wallet_id = ANY ($1)",
+    "last_hash, capped, overdraft, max_active, children = 0 AND NOT has_limits AND "
+    "NOT has_alerts AND root_id = wallet_id FROM ledger.wallets WHERE wallet_id = ANY ($1)",
     1,
     {TEXTARRAYOID},
     nullptr};
 Query q_wallets_rr = {
     "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at, "
-    "last_hash FROM ledger.wallets WHERE wallet_id = ANY ($1) FOR NO KEY UPDATE",
+    "last_hash, capped, overdraft, max_active, children = 0 AND NOT has_limits AND "
+    "NOT has_alerts AND root_id = wallet_id FROM ledger.wallets WHERE wallet_id = ANY ($1) FOR NO "
+    "KEY UPDATE",
     1,
     {TEXTARRAYOID},
     nullptr};
@@ -51,7 +54,7 @@ Query q_keys = {
     CURSOR_OPT_CUSTOM_PLAN};
 Query q_due = {
     "SELECT r.wallet_id, r.reservation_id, r.amount, r.captured, r.expires_at, r.created_at, "
-    "r.updated_at FROM ledger.reservations r "
+    "r.updated_at, r.on_expire = 'capture' FROM ledger.reservations r "
     "WHERE r.wallet_id = ANY ($1) AND r.state = 'active' AND r.expires_at <= $2",
     2,
     {TEXTARRAYOID, TIMESTAMPTZOID},
@@ -59,7 +62,7 @@ Query q_due = {
     CURSOR_OPT_CUSTOM_PLAN};
 Query q_reservations = {
     "SELECT r.wallet_id, r.reservation_id, r.amount, r.captured, r.expires_at, r.created_at, "
-    "r.updated_at, r.state::text "
+    "r.updated_at, r.state::text, r.on_expire = 'capture' "
     "FROM unnest($1::text[], $2::uuid[]) AS t(wallet_id, reservation_id) "
     "JOIN ledger.reservations r "
     "ON r.wallet_id = t.wallet_id AND r.reservation_id = t.reservation_id",
@@ -88,6 +91,8 @@ void load_wallets(const std::vector<std::string>& wallet_ids, Wallets* wallets) 
   uint64 n = run(q, args, nullptr, false);
   std::vector<char*> ids(n, nullptr);
   std::vector<core::WalletState> states(n);
+  std::vector<core::Policy> policies(n);
+  std::vector<char> alone(n, 1);
   pg_try([&] {
     for (uint64 i = 0; i < n; ++i) {
       spi::Row r = row(i);
@@ -99,9 +104,20 @@ void load_wallets(const std::vector<std::string>& wallet_ids, Wallets* wallets) 
       Micros at;
       if (r.timestamp_at(7, &at)) states[i].last_at = at;
       r.bytes_at(8, states[i].last_hash.data(), states[i].last_hash.size());
+      policies[i].capped = r.bool_at(9);
+      policies[i].overdraft = r.int64_at(10);
+      bool isnull;
+      Datum d = r.get(11, &isnull);
+      if (!isnull) policies[i].max_active = DatumGetInt32(d);
+      alone[i] = r.bool_at(12);
     }
   });
-  for (uint64 i = 0; i < n; ++i) (*wallets)[ids[i]].state = states[i];
+  for (uint64 i = 0; i < n; ++i) {
+    core::BatchWallet& w = (*wallets)[ids[i]];
+    w.state = states[i];
+    w.policy = policies[i];
+    w.stands_alone = alone[i];
+  }
 }
 
 void load_keys(const std::vector<std::string>& wallet_ids, const std::vector<std::string>& keys,
@@ -156,6 +172,7 @@ void load_due(Micros now, Wallets* wallets) {
       spi::Row r = row(i);
       owners[i] = r.cstring_at(1);
       read_reservation(r, 2, &due[i]);
+      due[i].capture_on_expire = r.bool_at(8);
     }
   });
   for (uint64 i = 0; i < n; ++i) {
@@ -179,6 +196,7 @@ void load_reservations(const std::vector<std::string>& wallet_ids,
       owners[i] = r.cstring_at(1);
       read_reservation(r, 2, &found[i]);
       states[i] = r.cstring_at(8);
+      found[i].capture_on_expire = r.bool_at(9);
     }
   });
   for (uint64 i = 0; i < n; ++i) {

@@ -1,6 +1,8 @@
 // SQL entry points for upkeep: the expiry sweep, verification by replay, and
 // the trigger that keeps the event log append-only.
 #include <algorithm>
+#include <map>
+#include <set>
 #include <tuple>
 
 #include "core/decide.hpp"
@@ -13,7 +15,9 @@
 #include "pg/error_wall.hpp"
 #include "pg/locks.hpp"
 #include "pg/settings.hpp"
+#include "pg/policy_storage.hpp"
 #include "pg/storage.hpp"
+#include "pg/tree_write.hpp"
 
 namespace baseledger::pg {
 namespace {
@@ -32,7 +36,7 @@ void put_problem(FunctionCallInfo fcinfo, const std::string& wallet_id, const st
 bool verify_wallet(FunctionCallInfo fcinfo, const std::string& wallet_id) {
   std::optional<core::WalletState> stored = storage::load_wallet_snapshot(wallet_id);
   std::vector<core::Reservation> reservations = storage::load_wallet_reservations(wallet_id);
-  core::Replay replay;
+  core::Replay replay(storage::load_wallet_policy(wallet_id));
   std::size_t events = 0;
   storage::for_each_event(wallet_id, [&](const storage::StoredEvent& e) {
     replay.apply(e.event);
@@ -67,28 +71,45 @@ BASELEDGER_SQL_FUNCTION(ledger_expire) {
     const storage::Session session = storage::connect();
     access::require_role(access::Need::admin);
     std::vector<storage::DueWallet> due = storage::find_due_wallets(clock_now(), max_rows);
-    std::vector<std::tuple<std::uint64_t, std::string>> order;
-    order.reserve(due.size());
-    for (const storage::DueWallet& w : due)
-      order.emplace_back(core::wallet_lock_key(w.wallet_id), w.wallet_id);
-    std::sort(order.begin(), order.end());
+    // Owners in lock order. The first segment of an id is locked first by
+    // every writer under it; the sweep only tries it, so it never waits.
+    std::vector<std::string> owners;
+    for (const storage::DueWallet& w : due) owners.push_back(w.wallet_id);
+    std::sort(owners.begin(), owners.end(), tree_write::lock_order);
+    std::map<std::string, bool> tried;  // first segment -> locked
+    std::set<std::string> done;         // trees already swept
 
     std::int64_t expired = 0;
-    for (const auto& [key, wallet_id] : order) {
+    for (const std::string& owner : owners) {
       if (expired >= max_rows) break;
-      if (!try_lock_wallet(key)) continue;
-      std::optional<storage::WalletRow> wallet = storage::load_wallet_for_write(wallet_id);
+      const std::string first = tree_write::path_of(owner)[0];
+      auto t = tried.find(first);
+      if (t == tried.end())
+        t = tried.emplace(first, try_lock_wallet(core::wallet_lock_key(first))).first;
+      if (!t->second) continue;
+      tree_write::lock_path(owner);  // cannot wait: writers below `first` hold it first
+      std::optional<storage::WalletRow> wallet = storage::load_wallet_for_write(owner);
       if (!wallet) continue;
+      if (!wallet->stands_alone(owner)) {
+        const std::string root = wallet->is_root(owner) ? owner : wallet->root_id;
+        if (done.insert(root).second) {
+          tree_write::lock_path(root);
+          expired += tree_write::expire_tree(root);
+        }
+        continue;
+      }
       core::WriteInput input;
       input.wallet = wallet->state;
+      input.policy = wallet->policy;
       input.clock = clock_now();
       const core::Micros now = core::next_event_time(input.wallet, input.clock);
-      input.due = storage::load_due(wallet_id, now, max_rows - expired);
+      input.due = storage::load_due(owner, now, max_rows - expired);
       if (input.due.empty()) continue;
       const core::Decision decision = core::decide(input, nullptr);
-      storage::persist(wallet_id, decision, storage::CommandRecord{});
+      storage::persist(owner, decision, storage::CommandRecord{});
       expired += static_cast<std::int64_t>(decision.events.size());
     }
+    policy_storage::prune_usage(clock_now());
     storage::finish(session);
     return Int32GetDatum(static_cast<int32>(expired));
   });

@@ -9,7 +9,21 @@ namespace {
 int max_ttl_seconds = 86400;
 int clock_offset_ms = 0;
 int max_active_holds = 10000;
+char* timezone_name = nullptr;
+
+// Accepts the names PostgreSQL's own TimeZone accepts from the tz database.
+bool check_timezone(char** newval, void** extra, GucSource source) {
+  if (*newval == nullptr || pg_tzset(*newval) == nullptr) {
+    GUC_check_errdetail("Time zone \"%s\" is not recognized.", *newval ? *newval : "");
+    return false;
+  }
+  return true;
+}
 }  // namespace
+
+const char* ledger_timezone() {
+  return timezone_name ? timezone_name : "UTC";
+}
 
 core::Micros max_ttl() {
   return static_cast<core::Micros>(max_ttl_seconds) * USECS_PER_SEC;
@@ -37,6 +51,11 @@ void define_settings() {
       "baseledger.max_active_reservations", "Most active holds a wallet may have at once.",
       "ledger_reserve refuses another hold with 54000 beyond it.", &max_active_holds, 10000, 1,
       INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable(
+      "baseledger.timezone", "Time zone of the calendar periods of limits.",
+      "Minute, hour, day, week (from Monday) and month limits start at calendar boundaries "
+      "in this zone.",
+      &timezone_name, "UTC", PGC_USERSET, 0, check_timezone, nullptr, nullptr);
   MarkGUCPrefixReserved("baseledger");
 }
 

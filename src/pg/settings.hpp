@@ -15,6 +15,9 @@ std::int64_t max_active_reservations();
 // superuser-only setting that exists so tests can step time either way).
 core::Micros clock_now();
 
+// baseledger.timezone: the time zone that aligns period limits to the calendar.
+const char* ledger_timezone();
+
 void define_settings();
 
 }  // namespace baseledger::pg

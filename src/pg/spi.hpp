@@ -59,6 +59,11 @@ struct Row {
                ? 0
                : (desc->attrs[col - 1].atttypid == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d));
   }
+  bool bool_at(int col) const {
+    bool isnull;
+    Datum d = get(col, &isnull);
+    return !isnull && DatumGetBool(d);
+  }
   bool timestamp_at(int col, Micros* out) const {
     bool isnull;
     Datum d = get(col, &isnull);

@@ -21,23 +21,29 @@ using spi::row;
 using spi::run;
 
 Query q_wallet_rc = {
-    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash "
+    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
+    "capped, overdraft, max_active, children, has_limits, has_alerts, root_id "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},
     nullptr};
 Query q_wallet_rr = {
-    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash "
+    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
+    "capped, overdraft, max_active, children, has_limits, has_alerts, root_id "
     "FROM ledger.wallets WHERE wallet_id = $1 FOR NO KEY UPDATE",
     1,
     {TEXTOID},
     nullptr};
 Query q_insert_wallet = {
-    "INSERT INTO ledger.wallets (wallet_id, unit, created_at, metadata) "
-    "VALUES ($1, $2, $3, $4) ON CONFLICT (wallet_id) DO NOTHING",
-    4,
-    {TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID},
+    "INSERT INTO ledger.wallets (wallet_id, unit, created_at, metadata, capped, root_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (wallet_id) DO NOTHING",
+    6,
+    {TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID, BOOLOID, TEXTOID},
     nullptr};
+Query q_count_child = {"UPDATE ledger.wallets SET children = children + 1 WHERE wallet_id = $1",
+                       1,
+                       {TEXTOID},
+                       nullptr};
 Query q_find_key = {
     "SELECT seq, kind::text, amount, reservation_id, balance, reserved, expires_at, at, "
     "fingerprint FROM ledger.events WHERE wallet_id = $1 AND idempotency_key = $2",
@@ -45,14 +51,27 @@ Query q_find_key = {
     {TEXTOID, TEXTOID},
     nullptr};
 Query q_due = {
-    "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at "
+    "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, "
+    "on_expire = 'capture' "
     "FROM ledger.reservations WHERE wallet_id = $1 AND state = 'active' AND expires_at <= $2 "
     "ORDER BY expires_at LIMIT $3",
     3,
     {TEXTOID, TIMESTAMPTZOID, INT8OID},
     nullptr};
+// The due holds of a whole tree: the root's own and those of every wallet
+// under it ("root/" <= id < "root0": '0' follows '/' in byte order).
+Query q_due_tree = {
+    "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, "
+    "on_expire = 'capture', wallet_id "
+    "FROM ledger.reservations WHERE state = 'active' AND expires_at <= $2 AND "
+    "(wallet_id = $1 OR (wallet_id >= $1 || '/' AND wallet_id < $1 || '0')) "
+    "ORDER BY expires_at LIMIT $3",
+    3,
+    {TEXTOID, TIMESTAMPTZOID, INT8OID},
+    nullptr};
 Query q_reservation = {
-    "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, state::text "
+    "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, state::text, "
+    "on_expire = 'capture' "
     "FROM ledger.reservations WHERE wallet_id = $1 AND reservation_id = $2",
     2,
     {TEXTOID, UUIDOID},
@@ -60,9 +79,13 @@ Query q_reservation = {
 Query q_balance = {
     "SELECT w.unit, w.balance, w.reserved, w.active_reservations, w.last_seq, w.last_at, "
     "l.amount, l.n FROM ledger.wallets w CROSS JOIN LATERAL ("
-    "SELECT coalesce(sum(r.amount), 0)::bigint AS amount, count(*) AS n "
-    "FROM ledger.reservations r WHERE r.wallet_id = w.wallet_id AND r.state = 'active' "
-    "AND r.expires_at <= $2) l WHERE w.wallet_id = $1",
+    "SELECT coalesce(sum(s.amount), 0)::bigint AS amount, count(*) AS n FROM ("
+    "SELECT r.amount FROM ledger.reservations r WHERE r.wallet_id = w.wallet_id "
+    "AND r.state = 'active' AND r.expires_at <= $2 UNION ALL "
+    "SELECT r.amount FROM ledger.reservations r WHERE w.children > 0 "
+    "AND r.wallet_id >= w.wallet_id || '/' AND r.wallet_id < w.wallet_id || '0' "
+    "AND r.state = 'active' AND r.expires_at <= $2 AND EXISTS (SELECT 1 FROM ledger.wallets d "
+    "WHERE d.wallet_id = r.wallet_id AND d.root_id = w.root_id)) s) l WHERE w.wallet_id = $1",
     2,
     {TEXTOID, TIMESTAMPTZOID},
     nullptr};
@@ -95,20 +118,25 @@ Query q_history = {
     {TEXTOID, INT8OID, INT8OID},
     nullptr};
 Query q_wallet_snapshot = {
-    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash "
+    "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
+    "capped, overdraft, max_active, children, has_limits, has_alerts, root_id "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},
     nullptr};
 Query q_wallet_reservations = {
-    "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, state::text "
-    "FROM ledger.reservations WHERE wallet_id = $1",
+    "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, state::text, "
+    "on_expire = 'capture' "
+    "FROM ledger.reservations r WHERE r.wallet_id = $1 OR "
+    "(r.wallet_id >= $1 || '/' AND r.wallet_id < $1 || '0' AND EXISTS ("
+    "SELECT 1 FROM ledger.wallets d, ledger.wallets w WHERE d.wallet_id = r.wallet_id "
+    "AND w.wallet_id = $1 AND d.root_id = w.root_id))",
     1,
     {TEXTOID},
     nullptr};
 Query q_events = {
     "SELECT seq, kind::text, amount, reservation_id, balance, reserved, expires_at, at, "
-    "idempotency_key, fingerprint, metadata::text, hash "
+    "idempotency_key, fingerprint, metadata::text, hash, origin_wallet_id "
     "FROM ledger.events WHERE wallet_id = $1 ORDER BY seq",
     1,
     {TEXTOID},
@@ -121,6 +149,10 @@ std::optional<WalletRow> decode_wallet_row(int hash_col = 7) {
   core::WalletState s;
   Micros last_at = 0;
   bool has_last_at = false;
+  core::Policy policy;
+  std::int64_t max_active = 0, children = 0;
+  bool has_max_active = false, has_limits = false, has_alerts = false;
+  char* root_id = nullptr;
   pg_try([&] {
     Row r = row(0);
     unit = r.cstring_at(1);
@@ -129,10 +161,31 @@ std::optional<WalletRow> decode_wallet_row(int hash_col = 7) {
     s.active_reservations = r.int64_at(4);
     s.last_seq = r.int64_at(5);
     has_last_at = r.timestamp_at(6, &last_at);
-    if (hash_col) r.bytes_at(hash_col, s.last_hash.data(), s.last_hash.size());
+    if (hash_col) {
+      r.bytes_at(hash_col, s.last_hash.data(), s.last_hash.size());
+      policy.capped = r.bool_at(8);
+      policy.overdraft = r.int64_at(9);
+      bool isnull;
+      Datum d = r.get(10, &isnull);
+      if (!isnull) max_active = DatumGetInt32(d);
+      has_max_active = !isnull;
+      children = r.int64_at(11);
+      has_limits = r.bool_at(12);
+      has_alerts = r.bool_at(13);
+      root_id = r.cstring_at(14);
+    }
   });
   if (has_last_at) s.last_at = last_at;
-  return WalletRow{unit ? unit : "", s};
+  if (has_max_active) policy.max_active = max_active;
+  WalletRow out;
+  out.unit = unit ? unit : "";
+  out.state = s;
+  out.policy = policy;
+  out.children = children;
+  out.has_limits = has_limits;
+  out.has_alerts = has_alerts;
+  if (root_id) out.root_id = root_id;
+  return out;
 }
 
 // Decodes reservation columns 1..6 (id, amount, captured, expires, created, updated)
@@ -153,8 +206,11 @@ std::vector<core::Reservation> decode_reservations(uint64 n, bool with_state) {
   std::vector<core::Reservation> out(n);
   std::vector<char*> states(n, nullptr);
   pg_try([&] {
-    for (uint64 i = 0; i < n; ++i)
-      decode_reservation(row(i), &out[i], with_state ? 7 : 0, &states[i]);
+    for (uint64 i = 0; i < n; ++i) {
+      Row r = row(i);
+      decode_reservation(r, &out[i], with_state ? 7 : 0, &states[i]);
+      out[i].capture_on_expire = r.bool_at(with_state ? 8 : 7);
+    }
   });
   for (uint64 i = 0; i < n; ++i)
     out[i].state = with_state ? state_of(states[i]) : core::ReservationState::active;
@@ -317,10 +373,17 @@ bool wallet_created_after_snapshot(const std::string& wallet_id) {
 }
 
 bool insert_wallet(const std::string& wallet_id, const std::string& unit, Micros at, Datum metadata,
-                   bool metadata_null) {
-  Datum args[4] = {text_datum(wallet_id), text_datum(unit), TimestampTzGetDatum(at), metadata};
-  const char nulls[4] = {' ', ' ', ' ', metadata_null ? 'n' : ' '};
+                   bool metadata_null, bool capped, const std::string& root_id) {
+  Datum args[6] = {text_datum(wallet_id),   text_datum(unit),
+                   TimestampTzGetDatum(at), metadata,
+                   BoolGetDatum(capped),    text_datum(root_id.empty() ? wallet_id : root_id)};
+  const char nulls[6] = {' ', ' ', ' ', metadata_null ? 'n' : ' ', ' ', ' '};
   return run(q_insert_wallet, args, nulls, false) == 1;
+}
+
+void count_child(const std::string& parent) {
+  Datum args[1] = {text_datum(parent)};
+  run(q_count_child, args, nullptr, false);
 }
 
 std::optional<KeyedEvent> find_event_by_key(const std::string& wallet_id, const std::string& key) {
@@ -342,6 +405,20 @@ std::vector<core::Reservation> load_due(const std::string& wallet_id, Micros now
                                         std::int64_t limit) {
   Datum args[3] = {text_datum(wallet_id), TimestampTzGetDatum(now), int64_datum(limit)};
   return decode_reservations(run(q_due, args, nullptr, false), false);
+}
+
+std::vector<OwnedHold> load_due_tree(const std::string& root, Micros now, std::int64_t limit) {
+  Datum args[3] = {text_datum(root), TimestampTzGetDatum(now), int64_datum(limit)};
+  const uint64 n = run(q_due_tree, args, nullptr, false);
+  std::vector<core::Reservation> holds = decode_reservations(n, false);
+  std::vector<std::string> owners(n);
+  std::vector<char*> raw(n, nullptr);
+  pg_try([&] {
+    for (uint64 i = 0; i < n; ++i) raw[i] = row(i).cstring_at(8);
+  });
+  std::vector<OwnedHold> out(n);
+  for (uint64 i = 0; i < n; ++i) out[i] = OwnedHold{holds[i], raw[i] ? raw[i] : ""};
+  return out;
 }
 
 std::optional<core::Reservation> load_reservation(const std::string& wallet_id,
@@ -369,6 +446,50 @@ void persist(const std::string& wallet_id, const core::Decision& decision,
   for (std::size_t i = 0; i < decision.reservations.size(); ++i)
     (decision.reservation_is_new[i] ? set.inserted : set.updated)
         .push_back({&wallet_id, &decision.reservations[i]});
+  write(set);
+}
+
+void persist_tree(const core::TreeDecision& decision, const CommandRecord& command) {
+  const std::size_t command_wallet = decision.command_wallet.value_or(SIZE_MAX);
+  // Who each hold belongs to, for its events at the owner's ancestors.
+  std::vector<std::pair<core::Uuid, const std::string*>> owners;
+  for (std::size_t i = 0; i < decision.reservations.size(); ++i)
+    owners.emplace_back(decision.reservations[i].id,
+                        &decision.wallets[decision.reservation_owner[i]].wallet_id);
+  const std::string* command_origin =
+      command_wallet == SIZE_MAX ? nullptr : &decision.wallets[command_wallet].wallet_id;
+
+  WriteSet set;
+  for (std::size_t w = 0; w < decision.wallets.size(); ++w) {
+    if (decision.events[w].empty()) continue;
+    const std::string* id = &decision.wallets[w].wallet_id;
+    set.wallets.push_back({id, decision.wallets[w].state});
+    for (const core::Event& e : decision.events[w]) {
+      WriteSet::EventRow row{id, &e};
+      if (e.from_command) {
+        row.idempotency_key = command.idempotency_key;
+        row.fingerprint = command.fingerprint;
+        row.metadata = command.metadata;
+        row.metadata_null = command.metadata_null;
+        row.metadata_text = command.metadata_text;
+      } else {
+        // An ancestor's record of another wallet's call or hold.
+        const std::string* origin = nullptr;
+        if (e.kind == core::EventKind::expire) {
+          for (const auto& [rid, owner] : owners)
+            if (e.reservation_id && rid == *e.reservation_id) origin = owner;
+        } else {
+          origin = command_origin;
+        }
+        if (origin && *origin != *id) row.origin = origin;
+      }
+      set.events.push_back(row);
+    }
+  }
+  for (std::size_t i = 0; i < decision.reservations.size(); ++i)
+    (decision.reservation_is_new[i] ? set.inserted : set.updated)
+        .push_back({&decision.wallets[decision.reservation_owner[i]].wallet_id,
+                    &decision.reservations[i]});
   write(set);
 }
 
@@ -441,6 +562,12 @@ std::optional<core::WalletState> load_wallet_snapshot(const std::string& wallet_
   return decode_wallet_row()->state;
 }
 
+core::Policy load_wallet_policy(const std::string& wallet_id) {
+  Datum args[1] = {text_datum(wallet_id)};
+  if (run(q_wallet_snapshot, args, nullptr, true) == 0) return core::Policy{};
+  return decode_wallet_row()->policy;
+}
+
 std::vector<core::Reservation> load_wallet_reservations(const std::string& wallet_id) {
   Datum args[1] = {text_datum(wallet_id)};
   return decode_reservations(run(q_wallet_reservations, args, nullptr, true), true);
@@ -468,6 +595,7 @@ std::size_t fetch_events(EventCursor* cursor, std::vector<StoredEvent>* out) {
     char* kind;
     char* key;
     char* metadata;
+    char* origin;
     bool has_fingerprint;
     bool has_hash;
   };
@@ -482,6 +610,7 @@ std::size_t fetch_events(EventCursor* cursor, std::vector<StoredEvent>* out) {
       raw[i].has_fingerprint = r.bytes_at(10, e.fingerprint.data(), e.fingerprint.size());
       raw[i].metadata = r.cstring_at(11);
       raw[i].has_hash = r.bytes_at(12, e.hash.data(), e.hash.size());
+      raw[i].origin = r.cstring_at(13);
     }
   });
   for (uint64 i = 0; i < n; ++i) {
@@ -489,6 +618,7 @@ std::size_t fetch_events(EventCursor* cursor, std::vector<StoredEvent>* out) {
     e.event.kind = event_kind_of(raw[i].kind);
     e.key = raw[i].key ? std::optional<std::string>(raw[i].key) : std::nullopt;
     e.metadata = raw[i].metadata ? std::optional<std::string>(raw[i].metadata) : std::nullopt;
+    e.origin = raw[i].origin ? std::optional<std::string>(raw[i].origin) : std::nullopt;
     e.has_fingerprint = raw[i].has_fingerprint;
     e.has_hash = raw[i].has_hash;
   }

@@ -34,6 +34,21 @@ Oid current_caller();
 struct WalletRow {
   std::string unit;
   core::WalletState state;
+  core::Policy policy;
+  std::int64_t children = 0;
+  bool has_limits = false;
+  bool has_alerts = false;
+  std::string root_id;  // the root of its tree (itself for a root)
+
+  bool is_root(const std::string& wallet_id) const {
+    return root_id.empty() || root_id == wallet_id;
+  }
+
+  // A root without children and without period limits or alerts: the one-
+  // wallet fast path serves it.
+  bool stands_alone(const std::string& wallet_id) const {
+    return children == 0 && !has_limits && !has_alerts && is_root(wallet_id);
+  }
 };
 
 // Reads the wallet. Under REPEATABLE READ and SERIALIZABLE the row is locked
@@ -48,7 +63,10 @@ bool wallet_created_after_snapshot(const std::string& wallet_id);
 
 // Inserts the wallet unless it exists; true when inserted.
 bool insert_wallet(const std::string& wallet_id, const std::string& unit, core::Micros at,
-                   Datum metadata, bool metadata_null);
+                   Datum metadata, bool metadata_null, bool capped = true,
+                   const std::string& root_id = std::string());
+// Counts a new child in its parent's row.
+void count_child(const std::string& parent);
 
 struct KeyedEvent {
   core::Event event;
@@ -59,6 +77,12 @@ std::optional<KeyedEvent> find_event_by_key(const std::string& wallet_id, const 
 // Active holds of the wallet with expires_at <= now, at most limit of them.
 std::vector<core::Reservation> load_due(const std::string& wallet_id, core::Micros now,
                                         std::int64_t limit);
+// Active holds of the root's whole tree with expires_at <= now, with their owners.
+struct OwnedHold {
+  core::Reservation hold;
+  std::string owner;
+};
+std::vector<OwnedHold> load_due_tree(const std::string& root, core::Micros now, std::int64_t limit);
 std::optional<core::Reservation> load_reservation(const std::string& wallet_id,
                                                   const core::Uuid& id, bool read_only = false);
 
@@ -73,6 +97,8 @@ struct CommandRecord {
 // Appends the events, updates the projection and the reservations.
 void persist(const std::string& wallet_id, const core::Decision& decision,
              const CommandRecord& command);
+// The same for a decision over several wallets of a tree.
+void persist_tree(const core::TreeDecision& decision, const CommandRecord& command);
 
 struct BalanceRow {
   std::string unit;
@@ -102,7 +128,10 @@ std::vector<std::string> all_wallet_ids();
 std::vector<std::string> orphan_event_wallet_ids();
 std::vector<std::string> orphan_reservation_wallet_ids();
 std::optional<core::WalletState> load_wallet_snapshot(const std::string& wallet_id);
+// The reservations of the wallet's subtree (its events name them all).
 std::vector<core::Reservation> load_wallet_reservations(const std::string& wallet_id);
+// The policy of a wallet, for verify (default when the wallet is missing).
+core::Policy load_wallet_policy(const std::string& wallet_id);
 // An event as stored, with what the hash chain covers besides its ledger fields.
 struct StoredEvent {
   core::Event event;
@@ -110,12 +139,13 @@ struct StoredEvent {
   core::Fingerprint fingerprint{};
   bool has_fingerprint = false;
   std::optional<std::string> metadata;  // canonical text
+  std::optional<std::string> origin;    // origin_wallet_id
   core::Hash hash{};
   bool has_hash = false;
 
   core::EventRequest request() const {
     return core::EventRequest{key ? &*key : nullptr, has_fingerprint ? &fingerprint : nullptr,
-                              metadata ? &*metadata : nullptr};
+                              metadata ? &*metadata : nullptr, origin ? &*origin : nullptr};
   }
   std::optional<core::Hash> stored_hash() const {
     return has_hash ? std::optional<core::Hash>(hash) : std::nullopt;

@@ -7,6 +7,7 @@
 #include "core/decide.hpp"
 #include "core/errors.hpp"
 #include "core/fingerprint.hpp"
+#include "core/limits.hpp"
 #include "core/validate.hpp"
 #include "core/views.hpp"
 #include "pg/access.hpp"
@@ -16,6 +17,7 @@
 #include "pg/results.hpp"
 #include "pg/settings.hpp"
 #include "pg/storage.hpp"
+#include "pg/tree_write.hpp"
 
 namespace baseledger::pg {
 
@@ -33,66 +35,28 @@ struct WriteCall {
   args::Metadata metadata;
 };
 
-[[noreturn]] void wallet_not_found(const std::string& wallet_id) {
-  if (storage::wallet_created_after_snapshot(wallet_id))
-    throw LedgerError(sqlstate::serialization_failure,
-                      "could not serialize access due to a concurrently created wallet",
-                      "Wallet \"" + wallet_id + "\" was created after this transaction's snapshot.",
-                      "Retry the transaction.");
-  throw LedgerError(sqlstate::wallet_not_found, "wallet not found",
-                    "No wallet \"" + wallet_id + "\" exists.",
-                    "Create it with ledger_create_wallet.");
-}
-
-// Runs a validated write under the wallet's lock and returns its ledger_result.
+// Runs a validated write under its path's locks and returns its ledger_result.
 Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
   const core::Fingerprint fingerprint = core::fingerprint(call.command);
   const storage::Session session = storage::connect();
   access::require(call.wallet_id, call.command.kind == EventKind::credit ? access::Need::admin
                                                                          : access::Need::spend);
-  lock_wallet(core::wallet_lock_key(call.wallet_id));
-  const core::Micros clock = clock_now();
-  std::optional<storage::WalletRow> wallet = storage::load_wallet_for_write(call.wallet_id);
-  if (!wallet) wallet_not_found(call.wallet_id);
-
-  // The idempotency shield: a known key replays its event or is refused.
-  if (const std::optional<storage::KeyedEvent> prior =
-          storage::find_event_by_key(call.wallet_id, call.key)) {
-    if (prior->fingerprint != fingerprint)
-      throw LedgerError(
-          sqlstate::idempotency_conflict, "idempotency key already used with different arguments",
-          "Key \"" + call.key + "\" was used by the " + core::to_string(prior->event.kind) +
-              " event with seq " + std::to_string(prior->event.seq) + " of wallet \"" +
-              call.wallet_id + "\".",
-          "Retry a request with its original arguments, or use a new key for a "
-          "new request.");
+  tree_write::lock_path(call.wallet_id);
+  const tree_write::Prepared prepared =
+      tree_write::prepare(call.wallet_id, call.key, call.command, fingerprint);
+  if (prepared.replayed) {
     storage::finish(session);
-    return results::ledger_result(fcinfo, call.wallet_id, prior->event, true);
+    return results::ledger_result(fcinfo, call.wallet_id, prepared.replayed_event, true);
   }
-
-  core::WriteInput input;
-  input.wallet = wallet->state;
-  input.clock = clock;
-  if (call.command.reservation_id)
-    input.target = storage::load_reservation(call.wallet_id, *call.command.reservation_id);
-  input.max_active_reservations = max_active_reservations();
-  input.due = storage::load_due(call.wallet_id,
-                                core::next_event_time(input.wallet, clock) + core::due_margin,
-                                std::numeric_limits<std::int64_t>::max());
-  if (call.command.kind == EventKind::reserve)
-    input.new_reservation_id = storage::new_reservation_id();
-
-  const core::Decision decision = core::decide(input, &call.command);
-
   storage::CommandRecord record;
   record.idempotency_key = &call.key;
   record.fingerprint = &fingerprint;
   record.metadata = call.metadata.datum;
   record.metadata_null = call.metadata.is_null;
   record.metadata_text = call.metadata.canonical ? &*call.metadata.canonical : nullptr;
-  storage::persist(call.wallet_id, decision, record);
+  tree_write::store(prepared.decision, record);
   storage::finish(session);
-  return results::ledger_result(fcinfo, call.wallet_id, decision.events.back(), false);
+  return results::ledger_result(fcinfo, call.wallet_id, prepared.decision.command_event(), false);
 }
 
 // Decodes the arguments common to every write and runs it.
@@ -120,25 +84,59 @@ Datum write_entry(FunctionCallInfo fcinfo, EventKind kind, int key_arg, int meta
 using namespace baseledger;
 using namespace baseledger::pg;
 
-// ledger_create_wallet(wallet_id, unit, metadata): creates the wallet or returns it.
+// ledger_create_wallet(wallet_id, unit, metadata, capped): creates the wallet
+// (a child under its existing parent) or returns it unchanged.
 BASELEDGER_SQL_FUNCTION(ledger_create_wallet) {
   return guarded([&] {
     const std::string wallet_id = args::wallet_id(fcinfo, 0);
     const std::string unit = args::required_text(fcinfo, 1, "unit");
     core::validate_unit(unit);
     const args::Metadata metadata = args::metadata(fcinfo, 2);
+    const bool capped = PG_NARGS() > 3 ? args::required_bool(fcinfo, 3, "capped") : true;
+    const std::string parent = core::parent_of(wallet_id);
+    if (core::depth_of(wallet_id) > core::limits::wallet_depth_max)
+      throw LedgerError(sqlstate::invalid_parameter_value, "wallet path too deep",
+                        "The wallet id has " + std::to_string(core::depth_of(wallet_id)) +
+                            " segments; the limit is " +
+                            std::to_string(core::limits::wallet_depth_max) + ".");
+    if (!capped && parent.empty())
+      throw LedgerError(sqlstate::invalid_parameter_value, "a root wallet cannot be uncapped",
+                        "Wallet \"" + wallet_id + "\" has no parent to bound it.",
+                        "Create it capped, or under a parent.");
 
     const storage::Session session = storage::connect();
     access::require(wallet_id, access::Need::admin);
-    lock_wallet(core::wallet_lock_key(wallet_id));
+    tree_write::lock_path(wallet_id);
     const core::Micros now = clock_now();
     if (std::optional<storage::WalletRow> existing = storage::load_wallet_for_write(wallet_id)) {
       if (existing->unit != unit)
-        throw core::LedgerError("42710", "wallet already exists with another unit",
-                                "Wallet \"" + wallet_id + "\" counts in \"" + existing->unit +
-                                    "\", not \"" + unit + "\".");
+        throw LedgerError(sqlstate::duplicate_object, "wallet already exists with another unit",
+                          "Wallet \"" + wallet_id + "\" counts in \"" + existing->unit +
+                              "\", not \"" + unit + "\".");
+      if (existing->policy.capped != capped)
+        throw LedgerError(
+            sqlstate::duplicate_object,
+            capped ? "wallet already exists uncapped" : "wallet already exists capped",
+            "Wallet \"" + wallet_id +
+                "\" exists with capped = " + (existing->policy.capped ? "true" : "false") + ".");
     } else {
-      storage::insert_wallet(wallet_id, unit, now, metadata.datum, metadata.is_null);
+      std::string root_id;
+      if (!parent.empty()) {
+        std::optional<storage::WalletRow> up = storage::load_wallet_for_write(parent);
+        if (!up)
+          throw LedgerError(sqlstate::wallet_not_found, "parent wallet not found",
+                            "No wallet \"" + parent + "\" exists to hold \"" + wallet_id + "\".",
+                            "Create the parent first.");
+        if (up->unit != unit)
+          throw LedgerError(
+              sqlstate::invalid_parameter_value, "unit differs from the parent wallet",
+              "Wallet \"" + parent + "\" counts in \"" + up->unit + "\", not \"" + unit + "\".");
+        root_id = up->is_root(parent) ? parent : up->root_id;
+      }
+      if (storage::insert_wallet(wallet_id, unit, now, metadata.datum, metadata.is_null, capped,
+                                 root_id) &&
+          !parent.empty())
+        storage::count_child(parent);
     }
     std::optional<storage::BalanceRow> row = storage::load_balance(wallet_id, now, false);
     storage::finish(session);
@@ -164,12 +162,17 @@ BASELEDGER_SQL_FUNCTION(ledger_debit) {
   });
 }
 
-// ledger_reserve(wallet_id, amount, ttl, idempotency_key, metadata): holds funds.
+// ledger_reserve(wallet_id, amount, ttl, idempotency_key, metadata, on_expire):
+// holds funds in the wallet and its ancestors.
 BASELEDGER_SQL_FUNCTION(ledger_reserve) {
   return write_entry(fcinfo, core::EventKind::reserve, 3, 4, [&](core::Command& c) {
     c.amount = args::required_int64(fcinfo, 1, "amount");
     core::validate_positive_amount("amount", c.amount);
     c.ttl = args::ttl(fcinfo, 2);
+    if (PG_NARGS() > 5) {
+      const std::string on_expire = args::required_text(fcinfo, 5, "on_expire");
+      c.capture_on_expire = core::parse_on_expire(on_expire);
+    }
   });
 }
 
@@ -180,6 +183,7 @@ BASELEDGER_SQL_FUNCTION(ledger_settle) {
     c.reservation_id = args::required_uuid(fcinfo, 1, "reservation_id");
     c.amount = args::required_int64(fcinfo, 2, "amount");
     core::validate_capture_amount(c.amount);
+    if (PG_NARGS() > 5) c.allow_overage = args::required_bool(fcinfo, 5, "allow_overage");
   });
 }
 

@@ -26,23 +26,24 @@ spi::Query q_write = {
     "  WHERE w.wallet_id = u.wallet_id RETURNING 1"
     "), e AS ("
     "  INSERT INTO ledger.events (wallet_id, seq, kind, amount, reservation_id, "
-    "    idempotency_key, fingerprint, balance, reserved, expires_at, at, metadata, hash) "
+    "    idempotency_key, fingerprint, balance, reserved, expires_at, at, metadata, hash, "
+    "    origin_wallet_id) "
     "  SELECT wallet_id, seq, kind::ledger.event_kind, amount, reservation_id, idempotency_key, "
-    "    fingerprint, balance, reserved, expires_at, at, metadata, hash "
+    "    fingerprint, balance, reserved, expires_at, at, metadata, hash, origin "
     "  FROM unnest($7::text[], $8::bigint[], $9::text[], $10::bigint[], $11::uuid[], "
     "    $12::text[], $13::bytea[], $14::bigint[], $15::bigint[], $16::timestamptz[], "
-    "    $17::timestamptz[], $18::jsonb[], $33::bytea[]) AS e(wallet_id, seq, kind, amount, "
-    "    reservation_id, idempotency_key, fingerprint, balance, reserved, expires_at, at, "
-    "    metadata, hash) "
+    "    $17::timestamptz[], $18::jsonb[], $33::bytea[], $35::text[]) AS e(wallet_id, seq, kind, "
+    "    amount, reservation_id, idempotency_key, fingerprint, balance, reserved, expires_at, at, "
+    "    metadata, hash, origin) "
     "  RETURNING 1"
     "), ri AS ("
     "  INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
-    "    expires_at, created_at, updated_at) "
+    "    expires_at, created_at, updated_at, on_expire) "
     "  SELECT wallet_id, reservation_id, amount, captured, state::ledger.reservation_state, "
-    "    expires_at, created_at, updated_at "
+    "    expires_at, created_at, updated_at, on_expire "
     "  FROM unnest($19::text[], $20::uuid[], $21::bigint[], $22::bigint[], $23::text[], "
-    "    $24::timestamptz[], $25::timestamptz[], $26::timestamptz[]) AS r(wallet_id, "
-    "    reservation_id, amount, captured, state, expires_at, created_at, updated_at) "
+    "    $24::timestamptz[], $25::timestamptz[], $26::timestamptz[], $36::text[]) AS r(wallet_id, "
+    "    reservation_id, amount, captured, state, expires_at, created_at, updated_at, on_expire) "
     "  RETURNING 1"
     "), ru AS ("
     "  UPDATE ledger.reservations r SET captured = u.captured, "
@@ -54,7 +55,7 @@ spi::Query q_write = {
     "  WHERE r.wallet_id = u.wallet_id AND r.reservation_id = u.reservation_id RETURNING 1"
     ") SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM e), (SELECT count(*) FROM ri), "
     "(SELECT count(*) FROM ru)",
-    34,
+    36,
     {TEXTARRAYOID,        INT8ARRAYOID,        INT8ARRAYOID,        INT4ARRAYOID,
      INT8ARRAYOID,        TIMESTAMPTZARRAYOID, TEXTARRAYOID,        INT8ARRAYOID,
      TEXTARRAYOID,        INT8ARRAYOID,        UUIDARRAYOID,        TEXTARRAYOID,
@@ -63,7 +64,7 @@ spi::Query q_write = {
      INT8ARRAYOID,        INT8ARRAYOID,        TEXTARRAYOID,        TIMESTAMPTZARRAYOID,
      TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,        UUIDARRAYOID,
      INT8ARRAYOID,        TEXTARRAYOID,        TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-     BYTEAARRAYOID,       BYTEAARRAYOID},
+     BYTEAARRAYOID,       BYTEAARRAYOID,       TEXTARRAYOID,        TEXTARRAYOID},
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
 
@@ -87,10 +88,11 @@ spi::Query q_one_event = {
     nullptr};
 spi::Query q_one_insert_reservation = {
     "INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
-    "expires_at, created_at, updated_at) "
-    "VALUES ($1, $2, $3, $4, $5::ledger.reservation_state, $6, $7, $8)",
-    8,
-    {TEXTOID, UUIDOID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+    "expires_at, created_at, updated_at, on_expire) "
+    "VALUES ($1, $2, $3, $4, $5::ledger.reservation_state, $6, $7, $8, $9)",
+    9,
+    {TEXTOID, UUIDOID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+     TEXTOID},
     nullptr};
 spi::Query q_one_update_reservation = {
     "UPDATE ledger.reservations SET captured = $3, state = $4::ledger.reservation_state, "
@@ -126,7 +128,7 @@ bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
   const WriteSet::ReservationRow* res = !set.inserted.empty()  ? &set.inserted[0]
                                         : !set.updated.empty() ? &set.updated[0]
                                                                : nullptr;
-  std::fill(nulls, nulls + 26, ' ');
+  std::fill(nulls, nulls + 27, ' ');
   args[0] = storage::text_datum(*w.wallet_id);
   args[1] = Int64GetDatum(w.state.balance);
   args[2] = Int64GetDatum(w.state.reserved);
@@ -168,7 +170,8 @@ bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
   args[24] = BoolGetDatum(!set.updated.empty());
   // The event's hash is the wallet's new head.
   args[25] = storage::bytea_datum(w.state.last_hash.data(), w.state.last_hash.size());
-  return true;
+  args[26] = storage::text_datum(r && r->capture_on_expire ? "capture" : "refund");
+  return !row.origin;
 }
 
 [[noreturn]] void vanished(const char* what) {
@@ -232,10 +235,16 @@ static void array_args(const WriteSet& set, Datum* args) {
       else
         metadata.set(i, row.metadata);
     }
-    ArrayColumn hash(BYTEAOID, n);
-    for (std::size_t i = 0; i < n; ++i)
+    ArrayColumn hash(BYTEAOID, n), origin(TEXTOID, n);
+    for (std::size_t i = 0; i < n; ++i) {
       hash.set(i, storage::bytea_datum(set.events[i].hash.data(), 32));
+      if (set.events[i].origin)
+        origin.set(i, storage::text_datum(*set.events[i].origin));
+      else
+        origin.set_null(i);
+    }
     args[32] = hash.build();
+    args[34] = origin.build();
     Datum cols[12] = {wallet.build(),   seq.build(),        kind.build(), amount.build(),
                       rid.build(),      key.build(),        fp.build(),   balance.build(),
                       reserved.build(), expires_at.build(), at.build(),   metadata.build()};
@@ -245,9 +254,10 @@ static void array_args(const WriteSet& set, Datum* args) {
     const std::size_t n = set.inserted.size();
     ArrayColumn wallet(TEXTOID, n), rid(UUIDOID, n), amount(INT8OID, n), captured(INT8OID, n),
         state(TEXTOID, n), expires_at(TIMESTAMPTZOID, n), created_at(TIMESTAMPTZOID, n),
-        updated_at(TIMESTAMPTZOID, n);
+        updated_at(TIMESTAMPTZOID, n), on_expire(TEXTOID, n);
     for (std::size_t i = 0; i < n; ++i) {
       const core::Reservation& r = *set.inserted[i].reservation;
+      on_expire.set(i, storage::text_datum(r.capture_on_expire ? "capture" : "refund"));
       wallet.set(i, storage::text_datum(*set.inserted[i].wallet_id));
       rid.set(i, storage::uuid_datum(r.id));
       amount.set(i, Int64GetDatum(r.amount));
@@ -260,6 +270,7 @@ static void array_args(const WriteSet& set, Datum* args) {
     Datum cols[8] = {wallet.build(), rid.build(),        amount.build(),     captured.build(),
                      state.build(),  expires_at.build(), created_at.build(), updated_at.build()};
     std::copy(cols, cols + 8, args + 18);
+    args[35] = on_expire.build();
   }
   {
     const std::size_t n = set.updated.size();
@@ -289,7 +300,7 @@ void chain(WriteSet& set) {
       if (row.wallet_id != w.wallet_id) continue;
       row.hash = core::event_hash(
           head, *row.wallet_id, *row.event,
-          core::EventRequest{row.idempotency_key, row.fingerprint, row.metadata_text});
+          core::EventRequest{row.idempotency_key, row.fingerprint, row.metadata_text, row.origin});
       head = row.hash;
     }
     w.state.last_hash = head;
@@ -298,8 +309,8 @@ void chain(WriteSet& set) {
 
 void write(WriteSet& set) {
   chain(set);
-  Datum args[34];
-  char nulls[34];
+  Datum args[36];
+  char nulls[36];
   const bool one = one_row_args(set, args, nulls);
   if (!one) array_args(set, args);
 
@@ -316,7 +327,7 @@ void write(WriteSet& set) {
           run_one(q_one_event, args, nulls, {0, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 25});
       if (!set.inserted.empty())
         counts.inserted =
-            run_one(q_one_insert_reservation, args, nulls, {0, 9, 17, 18, 19, 20, 21, 22});
+            run_one(q_one_insert_reservation, args, nulls, {0, 9, 17, 18, 19, 20, 21, 22, 26});
       if (!set.updated.empty())
         counts.updated = run_one(q_one_update_reservation, args, nulls, {0, 9, 18, 19, 20, 22});
     } else {

@@ -28,7 +28,8 @@ struct WriteSet {
     Datum metadata = 0;
     bool metadata_null = true;
     const std::string* metadata_text = nullptr;  // canonical text, for the hash chain
-    core::Hash hash{};                           // set by write()
+    const std::string* origin = nullptr;  // an ancestor's event: whose call or hold it records
+    core::Hash hash{};                    // set by write()
   };
   struct ReservationRow {
     const std::string* wallet_id;
