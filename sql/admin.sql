@@ -32,26 +32,32 @@ CREATE TEMP VIEW tree_vs_balance AS
 
 -- ---------------------------------------------------------------- a fleet
 
--- Two teams under org acme, one in another unit, and a lone wallet. The org
--- itself is a wallet; acme/ops is only a prefix.
+-- Org acme with team acme/research and its two agents; tree labs in another
+-- unit, whose team labs/ops is uncapped (it only tracks its agent's spending);
+-- and a lone wallet.
 SELECT wallet_id FROM ledger_create_wallet('acme');
 SELECT wallet_id FROM ledger_create_wallet('acme/research');
 SELECT wallet_id FROM ledger_create_wallet('acme/research/agent-1');
 SELECT wallet_id FROM ledger_create_wallet('acme/research/agent-2');
-SELECT wallet_id FROM ledger_create_wallet('acme/ops/agent-9', 'usd_micros');
+SELECT wallet_id FROM ledger_create_wallet('labs', 'usd_micros');
+SELECT wallet_id FROM ledger_create_wallet('labs/ops', 'usd_micros', capped => false);
+SELECT wallet_id FROM ledger_create_wallet('labs/ops/agent-9', 'usd_micros');
 SELECT wallet_id FROM ledger_create_wallet('solo');
 -- Yesterday (the ledger's clock one day back, on wallets with no event yet, as
--- an event is never stamped before its wallet's last one): agent-2 is funded
--- and spends 40 by debit; agent-9 is funded and captures 100 of a 300 hold.
+-- an event is never stamped before its wallet's last one): the org and the
+-- team are funded, agent-2 is funded and spends 40 by debit (at every level);
+-- agent-9 is funded and captures 100 of a 300 hold (labs/ops only tracks it).
 SET baseledger.clock_offset = '-1d';
+SELECT kind, amount, balance FROM ledger_credit('acme', 10000, 'fund');
+SELECT kind, amount, balance FROM ledger_credit('acme/research', 5000, 'fund');
 SELECT kind, amount, balance FROM ledger_credit('acme/research/agent-2', 500, 'fund');
 SELECT kind, amount, balance FROM ledger_debit('acme/research/agent-2', 40, 'y-debit');
-SELECT kind, amount, balance FROM ledger_credit('acme/ops/agent-9', 800, 'fund');
+SELECT kind, amount, balance FROM ledger_credit('labs', 2000, 'fund');
+SELECT kind, amount, balance FROM ledger_credit('labs/ops/agent-9', 800, 'fund');
 SELECT reservation_id AS y_hold
-  FROM ledger_reserve('acme/ops/agent-9', 300, '1 hour', 'y-hold') \gset
-SELECT kind, amount, balance FROM ledger_settle('acme/ops/agent-9', :'y_hold', 100, 'y-settle');
+  FROM ledger_reserve('labs/ops/agent-9', 300, '1 hour', 'y-hold') \gset
+SELECT kind, amount, balance FROM ledger_settle('labs/ops/agent-9', :'y_hold', 100, 'y-settle');
 RESET baseledger.clock_offset;
-SELECT kind, amount, balance FROM ledger_credit('acme', 10000, 'fund');
 SELECT kind, amount, balance FROM ledger_credit('acme/research/agent-1', 1000, 'fund');
 SELECT kind, amount, balance FROM ledger_credit('solo', 50, 'fund');
 
@@ -68,15 +74,15 @@ SELECT reservation_id AS h_settled
 SELECT kind, amount, balance, reserved
   FROM ledger_settle('acme/research/agent-2', :'h_settled', 60, 's-settled');
 SELECT reservation_id AS h_cancelled
-  FROM ledger_reserve('acme/ops/agent-9', 50, '1 hour', 'h-cancelled') \gset
+  FROM ledger_reserve('labs/ops/agent-9', 50, '1 hour', 'h-cancelled') \gset
 SELECT kind, amount, balance, reserved
-  FROM ledger_cancel('acme/ops/agent-9', :'h_cancelled', 'c-cancelled');
+  FROM ledger_cancel('labs/ops/agent-9', :'h_cancelled', 'c-cancelled');
 SELECT kind, amount, balance FROM ledger_debit('acme/research/agent-1', 25, 't-debit');
 
 -- ---------------------------------------------------------------- wallet_tree
 
--- Depth first, one row per node and unit: acme has a row in credits (its own
--- wallet) and one in usd_micros (agent-9 under acme/ops, which is no wallet).
+-- Depth first, one row per node: a wallet's own figures already count its
+-- subtree, so a node's subtree figures are its top-most wallets' (its own).
 SELECT tree, unit, is_wallet, balance, reserved, available, active_reservations, last_seq,
        subtree_wallets, subtree_balance, subtree_reserved, subtree_available,
        subtree_active_reservations
@@ -133,8 +139,9 @@ RESET baseledger.clock_offset;
 
 -- ---------------------------------------------------------------- daily_spend
 
--- Spend = debits + captured, per day and per subtree: every wallet counts in
--- its own row and in each prefix of its path. Day 0 is yesterday.
+-- Spend = debits + captured, per day and per subtree: every spend counts
+-- once, at the wallet that made it, in its own row and in each prefix of its
+-- path (not again through its ancestors' records). Day 0 is yesterday.
 SELECT day - min(day) OVER () AS day_index, wallet_id, depth, unit, spent, debited, captured,
        debits, settles, wallets
   FROM daily_spend;
@@ -142,14 +149,14 @@ SELECT day - min(day) OVER () AS day_index, wallet_id, depth, unit, spent, debit
 SELECT max(day) = (SELECT max(at)::date FROM ledger.events) AS last_day_matches,
        min(day) = (SELECT min(at)::date FROM ledger.events WHERE kind = 'debit') AS first_day_matches
   FROM daily_spend;
--- Over all days, what a root's subtree spent is what its wallets lost:
--- credited minus balance, unit by unit.
+-- Over all days, what a tree spent is what its root lost (credited minus
+-- balance): the root's balance already counts its subtree's spending.
 WITH lost AS (
-  SELECT split_part(w.wallet_id, '/', 1) AS root, w.unit,
-         sum((SELECT sum(e.amount) FROM ledger.events e
-               WHERE e.wallet_id = w.wallet_id AND e.kind = 'credit') - w.balance) AS lost
+  SELECT w.wallet_id AS root, w.unit,
+         (SELECT sum(e.amount) FROM ledger.events e
+           WHERE e.wallet_id = w.wallet_id AND e.kind = 'credit') - w.balance AS lost
     FROM ledger.wallets w
-   GROUP BY 1, 2
+   WHERE w.root_id = w.wallet_id
 )
 SELECT l.root, l.unit, l.lost,
        coalesce((SELECT sum(d.spent) FROM daily_spend d

@@ -20,6 +20,12 @@ ALTER TABLE @extschema@.wallets
   -- tracks what its subtree spends.
   ADD CONSTRAINT wallets_available_within_credit_line
     CHECK (NOT capped OR balance - reserved >= -overdraft);
+COMMENT ON CONSTRAINT wallets_overdraft_not_negative ON @extschema@.wallets IS
+  'A credit line is not negative';
+COMMENT ON CONSTRAINT wallets_max_active_not_negative ON @extschema@.wallets IS
+  'A concurrency cap is not negative';
+COMMENT ON CONSTRAINT wallets_available_within_credit_line ON @extschema@.wallets IS
+  'A capped wallet''s available funds never go below minus its credit line';
 COMMENT ON COLUMN @extschema@.wallets.capped IS
   'false: the wallet has no budget of its own (it tracks spending) and only its ancestors bound it';
 COMMENT ON COLUMN @extschema@.wallets.overdraft IS
@@ -47,6 +53,8 @@ COMMENT ON COLUMN @extschema@.events.origin_wallet_id IS
 ALTER TABLE @extschema@.reservations
   ADD COLUMN on_expire text NOT NULL DEFAULT 'refund',
   ADD CONSTRAINT reservations_on_expire CHECK (on_expire IN ('refund', 'capture'));
+COMMENT ON CONSTRAINT reservations_on_expire ON @extschema@.reservations IS
+  'Expiry refunds or captures';
 COMMENT ON COLUMN @extschema@.reservations.on_expire IS
   'What expiry does: refund the hold (default), or capture it (for calls known to be billed)';
 
@@ -59,11 +67,14 @@ COMMENT ON COLUMN @extschema@.reservation_status.on_expire IS 'refund or capture
 
 CREATE TABLE @extschema@.limits (
   wallet_id    text COLLATE "C" NOT NULL,
-  period       text NOT NULL CHECK (period IN ('minute', 'hour', 'day', 'week', 'month')),
-  max_amount   bigint CHECK (max_amount >= 0),
-  max_requests integer CHECK (max_requests >= 0),
-  PRIMARY KEY (wallet_id, period),
-  CHECK (max_amount IS NOT NULL OR max_requests IS NOT NULL)
+  period       text NOT NULL,
+  max_amount   bigint,
+  max_requests integer,
+  CONSTRAINT limits_pkey PRIMARY KEY (wallet_id, period),
+  CONSTRAINT limits_period CHECK (period IN ('minute', 'hour', 'day', 'week', 'month')),
+  CONSTRAINT limits_max_amount_not_negative CHECK (max_amount >= 0),
+  CONSTRAINT limits_max_requests_not_negative CHECK (max_requests >= 0),
+  CONSTRAINT limits_bound_something CHECK (max_amount IS NOT NULL OR max_requests IS NOT NULL)
 );
 COMMENT ON TABLE @extschema@.limits IS
   'Period limits: per wallet and calendar period, the amount and the number of requests it may admit';
@@ -78,7 +89,7 @@ CREATE TABLE @extschema@.limit_usage (
   period_start timestamptz NOT NULL,
   amount       bigint NOT NULL DEFAULT 0,
   requests     bigint NOT NULL DEFAULT 0,
-  PRIMARY KEY (wallet_id, period, period_start)
+  CONSTRAINT limit_usage_pkey PRIMARY KEY (wallet_id, period, period_start)
 );
 COMMENT ON TABLE @extschema@.limit_usage IS
   'What each limited wallet admitted per period; past periods are pruned by ledger_expire()';
@@ -92,11 +103,13 @@ COMMENT ON COLUMN @extschema@.limit_usage.requests IS 'Reserves and debits admit
 
 CREATE TABLE @extschema@.alert_rules (
   wallet_id text COLLATE "C" NOT NULL,
-  kind      text NOT NULL CHECK (kind IN ('available_below', 'period_used_pct')),
-  period    text NOT NULL DEFAULT '' CHECK (period IN ('', 'minute', 'hour', 'day', 'week', 'month')),
+  kind      text NOT NULL,
+  period    text NOT NULL DEFAULT '',
   threshold bigint NOT NULL,
   armed     boolean NOT NULL DEFAULT true,
-  PRIMARY KEY (wallet_id, kind, period)
+  CONSTRAINT alert_rules_pkey PRIMARY KEY (wallet_id, kind, period),
+  CONSTRAINT alert_rules_kind CHECK (kind IN ('available_below', 'period_used_pct')),
+  CONSTRAINT alert_rules_period CHECK (period IN ('', 'minute', 'hour', 'day', 'week', 'month'))
 );
 COMMENT ON TABLE @extschema@.alert_rules IS
   'Alert thresholds: each fires once per crossing and re-arms when the value goes back';
@@ -107,7 +120,7 @@ COMMENT ON COLUMN @extschema@.alert_rules.threshold IS 'The amount, or the perce
 COMMENT ON COLUMN @extschema@.alert_rules.armed IS 'false after firing, until the value goes back';
 
 CREATE TABLE @extschema@.alerts (
-  alert_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  alert_id  bigint GENERATED ALWAYS AS IDENTITY CONSTRAINT alerts_pkey PRIMARY KEY,
   wallet_id text COLLATE "C" NOT NULL,
   kind      text NOT NULL,
   period    text,
@@ -126,6 +139,18 @@ COMMENT ON COLUMN @extschema@.alerts.threshold IS 'The threshold crossed';
 COMMENT ON COLUMN @extschema@.alerts.value IS 'The value that crossed it: available, or the percentage used';
 COMMENT ON COLUMN @extschema@.alerts.at IS 'The ledger time of the write that crossed it';
 
+COMMENT ON CONSTRAINT limits_pkey ON @extschema@.limits IS 'One limit per wallet and period';
+COMMENT ON CONSTRAINT limits_period ON @extschema@.limits IS 'The calendar periods a limit can have';
+COMMENT ON CONSTRAINT limits_max_amount_not_negative ON @extschema@.limits IS 'An amount bound is not negative';
+COMMENT ON CONSTRAINT limits_max_requests_not_negative ON @extschema@.limits IS 'A request bound is not negative';
+COMMENT ON CONSTRAINT limits_bound_something ON @extschema@.limits IS 'A limit bounds the amount, the requests or both';
+COMMENT ON CONSTRAINT limit_usage_pkey ON @extschema@.limit_usage IS 'One row per wallet, period and period start';
+COMMENT ON CONSTRAINT alert_rules_pkey ON @extschema@.alert_rules IS 'One rule per wallet, kind and period';
+COMMENT ON CONSTRAINT alert_rules_kind ON @extschema@.alert_rules IS 'The kinds of alert';
+COMMENT ON CONSTRAINT alert_rules_period ON @extschema@.alert_rules IS 'A period, or empty for available_below';
+COMMENT ON CONSTRAINT alerts_pkey ON @extschema@.alerts IS 'Alerts are numbered in the order they fired';
+COMMENT ON INDEX @extschema@.alerts_wallet IS 'Pages a wallet''s alerts';
+
 REVOKE ALL ON @extschema@.limits, @extschema@.limit_usage, @extschema@.alert_rules,
   @extschema@.alerts FROM PUBLIC;
 
@@ -133,6 +158,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.limits', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.limit_usage', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.alerts_alert_id_seq', '');
 
 -- ---------------------------------------------------------------- functions
 
@@ -145,6 +171,11 @@ CREATE TYPE @extschema@.wallet_policy AS (
 );
 COMMENT ON TYPE @extschema@.wallet_policy IS
   'What bounds a wallet besides its balance, with the use of its limits in the current periods';
+COMMENT ON COLUMN @extschema@.wallet_policy.wallet_id IS 'The wallet';
+COMMENT ON COLUMN @extschema@.wallet_policy.capped IS 'false: no budget of its own, only its ancestors bound it';
+COMMENT ON COLUMN @extschema@.wallet_policy.overdraft IS 'Credit line: available may go down to -overdraft';
+COMMENT ON COLUMN @extschema@.wallet_policy.max_active IS 'Concurrency cap of the subtree; NULL for none';
+COMMENT ON COLUMN @extschema@.wallet_policy.limits IS 'Period limits with their use in the current periods (period, max_amount, max_requests, used_amount, used_requests, period_start)';
 
 DROP FUNCTION @extschema@.ledger_create_wallet(text, text, jsonb);
 CREATE FUNCTION @extschema@.ledger_create_wallet(
@@ -228,3 +259,94 @@ GRANT EXECUTE ON FUNCTION
   @extschema@.ledger_alerts(text, bigint, integer)
   TO baseledger_auditor;
 GRANT SELECT ON @extschema@.alerts TO baseledger_admin, baseledger_auditor;
+
+-- ---------------------------------------------------------------- administration
+
+-- A wallet in a tree already counts its subtree's holds and spending, so a
+-- node's subtree figures add only the top-most wallets at or under it (a
+-- wallet whose parent is not under the node: a root, or a wallet created
+-- before 0.3.0, whose holds were never recorded above it). Lapsed holds no
+-- longer count at their owner nor at any ancestor.
+CREATE OR REPLACE VIEW @extschema@.wallet_tree WITH (security_invoker = false) AS
+WITH clock AS (
+  SELECT pg_catalog.clock_timestamp()
+         + CASE WHEN o.v OPERATOR(pg_catalog.~) '^-?[0-9]+$'
+                THEN (o.v || ' milliseconds')::interval ELSE o.v::interval END AS now
+    FROM (SELECT coalesce(pg_catalog.current_setting('baseledger.clock_offset', true), '0')) AS o(v)
+), lapsed AS (
+  SELECT w.wallet_id, sum(r.amount) AS amount, count(*) AS holds
+    FROM @extschema@.wallets w
+    JOIN @extschema@.wallets d
+      ON d.wallet_id = w.wallet_id
+      OR (d.root_id = w.root_id AND d.wallet_id >= w.wallet_id || '/'
+          AND d.wallet_id < w.wallet_id || '0')
+    JOIN @extschema@.reservations r ON r.wallet_id = d.wallet_id, clock c
+   WHERE r.state = 'active' AND r.expires_at <= c.now
+   GROUP BY w.wallet_id
+), own AS (
+  SELECT w.wallet_id, w.unit, w.balance,
+         w.reserved - coalesce(l.amount, 0) AS reserved,
+         w.active_reservations - coalesce(l.holds, 0) AS active_reservations,
+         w.last_seq, w.last_at,
+         pg_catalog.string_to_array(w.wallet_id, '/') AS path,
+         CASE WHEN w.root_id = w.wallet_id THEN 0
+              ELSE pg_catalog.cardinality(pg_catalog.string_to_array(w.wallet_id, '/')) - 1
+         END AS parent_depth
+    FROM @extschema@.wallets w LEFT JOIN lapsed l ON l.wallet_id = w.wallet_id
+), membership AS (
+  SELECT o.*, o.path[1:n.depth] AS node_path, o.parent_depth < n.depth AS top
+    FROM own o, pg_catalog.generate_series(1, pg_catalog.cardinality(o.path)) AS n(depth)
+)
+SELECT m.node_path AS path,
+       pg_catalog.array_to_string(m.node_path, '/') AS wallet_id,
+       CASE WHEN pg_catalog.cardinality(m.node_path) > 1
+            THEN pg_catalog.array_to_string(m.node_path[1:pg_catalog.cardinality(m.node_path) - 1], '/')
+       END AS parent_id,
+       pg_catalog.cardinality(m.node_path) - 1 AS depth,
+       pg_catalog.repeat('  ', pg_catalog.cardinality(m.node_path) - 1)
+         || m.node_path[pg_catalog.cardinality(m.node_path)] AS tree,
+       m.unit,
+       bool_or(m.path = m.node_path) AS is_wallet,
+       max(m.balance) FILTER (WHERE m.path = m.node_path) AS balance,
+       max(m.reserved) FILTER (WHERE m.path = m.node_path) AS reserved,
+       max(m.balance - m.reserved) FILTER (WHERE m.path = m.node_path) AS available,
+       max(m.active_reservations) FILTER (WHERE m.path = m.node_path) AS active_reservations,
+       max(m.last_seq) FILTER (WHERE m.path = m.node_path) AS last_seq,
+       max(m.last_at) FILTER (WHERE m.path = m.node_path) AS last_event_at,
+       count(*) AS subtree_wallets,
+       coalesce(sum(m.balance) FILTER (WHERE m.top), 0) AS subtree_balance,
+       coalesce(sum(m.reserved) FILTER (WHERE m.top), 0) AS subtree_reserved,
+       coalesce(sum(m.balance - m.reserved) FILTER (WHERE m.top), 0) AS subtree_available,
+       coalesce(sum(m.active_reservations) FILTER (WHERE m.top), 0) AS subtree_active_reservations
+  FROM membership m
+ GROUP BY m.node_path, m.unit
+ ORDER BY m.node_path, m.unit;
+COMMENT ON COLUMN @extschema@.wallet_tree.subtree_balance IS
+  'Balance of the subtree: the sum over its top-most wallets, as a wallet in a tree already counts its descendants';
+COMMENT ON COLUMN @extschema@.wallet_tree.subtree_reserved IS 'Holds in force now in the subtree (top-most wallets)';
+COMMENT ON COLUMN @extschema@.wallet_tree.subtree_available IS 'Available funds now of the subtree (top-most wallets)';
+COMMENT ON COLUMN @extschema@.wallet_tree.subtree_active_reservations IS 'Holds in force now in the subtree';
+
+-- Spend per day counts each debit and capture once per subtree: at the
+-- wallet that made it, not again at the ancestors that recorded it.
+CREATE OR REPLACE VIEW @extschema@.daily_spend WITH (security_invoker = false) AS
+WITH spend AS (
+  SELECT e.wallet_id, w.unit, e.kind, e.amount, e.at::date AS day,
+         pg_catalog.string_to_array(e.wallet_id, '/') AS path
+    FROM @extschema@.events e
+    JOIN @extschema@.wallets w ON w.wallet_id = e.wallet_id
+   WHERE e.kind IN ('debit', 'settle') AND e.origin_wallet_id IS NULL
+)
+SELECT s.day,
+       pg_catalog.array_to_string(s.path[1:n.depth], '/') AS wallet_id,
+       n.depth - 1 AS depth,
+       s.unit,
+       sum(s.amount) AS spent,
+       coalesce(sum(s.amount) FILTER (WHERE s.kind = 'debit'), 0) AS debited,
+       coalesce(sum(s.amount) FILTER (WHERE s.kind = 'settle'), 0) AS captured,
+       count(*) FILTER (WHERE s.kind = 'debit') AS debits,
+       count(*) FILTER (WHERE s.kind = 'settle') AS settles,
+       count(DISTINCT s.wallet_id) AS wallets
+  FROM spend s, pg_catalog.generate_series(1, pg_catalog.cardinality(s.path)) AS n(depth)
+ GROUP BY s.day, s.path[1:n.depth], n.depth, s.unit
+ ORDER BY s.day, s.path[1:n.depth], s.unit;
