@@ -194,7 +194,7 @@ SELECT label, pg_temp.try(q) AS result FROM (VALUES
   ('empty', $$SELECT ledger_create_wallet('err-u', '')$$),
   ('33 characters', $$SELECT ledger_create_wallet('err-u', repeat('u', 33))$$),
   ('us dollars', $$SELECT ledger_create_wallet('err-u', 'us dollars')$$),
-  ('usd-cents', $$SELECT ledger_create_wallet('err-u', 'usd-cents')$$),
+  ('usd/cents', $$SELECT ledger_create_wallet('err-u', 'usd/cents')$$),
   ('€', $$SELECT ledger_create_wallet('err-u', '€')$$)
 ) AS t(label, q);
 
@@ -368,7 +368,7 @@ RESET baseledger.clock_offset;
 
 SELECT label, pg_temp.try(q) AS result FROM (VALUES
   ('wallet id of 200 characters', $$SELECT ledger_create_wallet(repeat('w', 200))$$),
-  ('wallet id with every allowed character', $$SELECT ledger_create_wallet('acme.io/team_1:eu/agent@7-b')$$),
+  ('wallet id with every allowed character', $$SELECT ledger_create_wallet('acme.io'), ledger_create_wallet('acme.io/team_1:eu'), ledger_create_wallet('acme.io/team_1:eu/agent@7-b')$$),
   ('one-character wallet id', $$SELECT ledger_create_wallet('Z')$$),
   ('unit of 32 characters', $$SELECT ledger_create_wallet('err-unit32', repeat('u', 32))$$),
   ('unit with ._-', $$SELECT ledger_create_wallet('err-unit', 'tokens.v2_in-k')$$),

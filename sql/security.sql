@@ -126,10 +126,12 @@ SET ROLE regress_bl_sec_admin;
 SELECT wallet_id, unit, balance FROM ledger_create_wallet('acme');
 SELECT wallet_id, unit, balance FROM ledger_create_wallet('acme/a');
 SELECT wallet_id, unit, balance FROM ledger_create_wallet('acme/b');
+SELECT wallet_id, unit, balance FROM ledger_create_wallet('other');
 SELECT wallet_id, unit, balance FROM ledger_create_wallet('other/x');
 SELECT kind, balance FROM ledger_credit('acme', 1000, 'fund');
 SELECT kind, balance FROM ledger_credit('acme/a', 1000, 'fund');
 SELECT kind, balance FROM ledger_credit('acme/b', 1000, 'fund');
+SELECT kind, balance FROM ledger_credit('other', 1000, 'fund');
 SELECT kind, balance FROM ledger_credit('other/x', 1000, 'fund');
 -- true: a new grant; false: the same grant again.
 SELECT ledger_grant('regress_bl_sec_client', 'acme/a', 'spend') AS granted;
@@ -194,6 +196,12 @@ INSERT INTO calls (call, q, batch) VALUES
   ('verify one', $$SELECT count(*) FROM ledger.ledger_verify('acme/a')$$, false),
   ('verify all', $$SELECT count(*) FROM ledger.ledger_verify()$$, false),
   ('expire', $$SELECT ledger.ledger_expire()$$, false),
+  ('set_overdraft', $$SELECT ledger.ledger_set_overdraft('acme/a', 0)$$, false),
+  ('set_concurrency', $$SELECT ledger.ledger_set_concurrency('acme/a', 100)$$, false),
+  ('set_limit', $$SELECT ledger.ledger_set_limit('acme/a', 'month', 100000, NULL)$$, false),
+  ('set_alert', $$SELECT ledger.ledger_set_alert('acme/a', 'available_below', 1)$$, false),
+  ('policy', $$SELECT ledger.ledger_policy('acme/a')$$, false),
+  ('alerts', $$SELECT count(*) FROM ledger.ledger_alerts('acme/a')$$, false),
   ('grant', $$SELECT ledger.ledger_grant('regress_bl_sec_nobody', 'acme/z', 'read')$$, false),
   ('revoke', $$SELECT ledger.ledger_revoke('regress_bl_sec_nobody', 'acme/z', 'read')$$, false),
   ('schedule_expiry', $$SELECT ledger.ledger_schedule_expiry()$$, false),
@@ -269,7 +277,7 @@ SELECT who, e.* FROM (VALUES
 -- EXECUTE decides which functions a role may call; the functions still check
 -- the role. A client given EXECUTE on the admin's functions by mistake is
 -- refused by each of them, and cannot grant itself anything.
-GRANT EXECUTE ON FUNCTION ledger_create_wallet(text, text, jsonb),
+GRANT EXECUTE ON FUNCTION ledger_create_wallet(text, text, jsonb, boolean),
   ledger_credit(text, bigint, text, jsonb), ledger_grant(regrole, text, text),
   ledger_revoke(regrole, text, text), ledger_expire(integer), ledger_verify(text)
   TO regress_bl_sec_stranger;
@@ -284,7 +292,7 @@ SELECT label, e.* FROM (VALUES
   ('verify all', $$SELECT ledger.ledger_verify()$$)
 ) AS t(label, q), pg_temp.error_of(q) e;
 RESET ROLE;
-REVOKE EXECUTE ON FUNCTION ledger_create_wallet(text, text, jsonb),
+REVOKE EXECUTE ON FUNCTION ledger_create_wallet(text, text, jsonb, boolean),
   ledger_credit(text, bigint, text, jsonb), ledger_grant(regrole, text, text),
   ledger_revoke(regrole, text, text), ledger_expire(integer), ledger_verify(text)
   FROM regress_bl_sec_stranger;
