@@ -831,8 +831,8 @@ SELECT * FROM ledger_verify();
 
 -- Wallets of four events each: credit 100, debit 10, debit 20, debit 5.
 CREATE TEMP TABLE tam (w text);
-INSERT INTO tam VALUES ('tam/amount'), ('tam/delete'), ('tam/reorder'), ('tam/hash'),
-  ('tam/last-hash'), ('tam/rewrite'), ('tam/head'), ('tam/clean');
+INSERT INTO tam VALUES ('tam-amount'), ('tam-delete'), ('tam-reorder'), ('tam-hash'),
+  ('tam-last-hash'), ('tam-rewrite'), ('tam-head'), ('tam-clean');
 SELECT count(*) FROM tam, ledger_create_wallet(w);
 SELECT count(*) FROM tam, ledger_credit(w, 100, 'c');
 SELECT count(*) FROM tam, ledger_debit(w, 10, 'd1');
@@ -842,47 +842,47 @@ SELECT count(*) AS problems FROM ledger_verify();
 -- Every event has a 32-byte hash, and each wallet's head is its last event's.
 SELECT count(*) AS events, count(*) FILTER (WHERE length(hash) = 32) AS hashed,
        count(DISTINCT hash) AS distinct_hashes
-  FROM ledger.events WHERE wallet_id LIKE 'tam/%';
+  FROM ledger.events WHERE wallet_id LIKE 'tam-%';
 SELECT count(*) AS heads_matching FROM ledger.wallets w
   JOIN ledger.events e ON e.wallet_id = w.wallet_id AND e.seq = w.last_seq
- WHERE w.wallet_id LIKE 'tam/%' AND w.last_hash = e.hash;
+ WHERE w.wallet_id LIKE 'tam-%' AND w.last_hash = e.hash;
 
 -- As a superuser, with the event log's triggers disabled.
 BEGIN;
 ALTER TABLE ledger.events DISABLE TRIGGER ALL;
 -- an amount altered: debit 10 -> 11
-UPDATE ledger.events SET amount = 11 WHERE wallet_id = 'tam/amount' AND seq = 2;
+UPDATE ledger.events SET amount = 11 WHERE wallet_id = 'tam-amount' AND seq = 2;
 -- an event deleted
-DELETE FROM ledger.events WHERE wallet_id = 'tam/delete' AND seq = 2;
+DELETE FROM ledger.events WHERE wallet_id = 'tam-delete' AND seq = 2;
 -- two events reordered: seq 2 and 3 swapped
-UPDATE ledger.events SET seq = 1000 WHERE wallet_id = 'tam/reorder' AND seq = 2;
-UPDATE ledger.events SET seq = 2 WHERE wallet_id = 'tam/reorder' AND seq = 3;
-UPDATE ledger.events SET seq = 3 WHERE wallet_id = 'tam/reorder' AND seq = 1000;
+UPDATE ledger.events SET seq = 1000 WHERE wallet_id = 'tam-reorder' AND seq = 2;
+UPDATE ledger.events SET seq = 2 WHERE wallet_id = 'tam-reorder' AND seq = 3;
+UPDATE ledger.events SET seq = 3 WHERE wallet_id = 'tam-reorder' AND seq = 1000;
 -- a hash replaced
-UPDATE ledger.events SET hash = sha256('forged'::bytea) WHERE wallet_id = 'tam/hash' AND seq = 3;
+UPDATE ledger.events SET hash = sha256('forged'::bytea) WHERE wallet_id = 'tam-hash' AND seq = 3;
 -- the last event's hash replaced, and the wallet's head with it
-UPDATE ledger.events SET hash = sha256('forged'::bytea) WHERE wallet_id = 'tam/last-hash' AND seq = 4;
+UPDATE ledger.events SET hash = sha256('forged'::bytea) WHERE wallet_id = 'tam-last-hash' AND seq = 4;
 -- a consistent rewrite: the credit made 1000, every later balance raised to
 -- match, so that the replay finds nothing wrong
-UPDATE ledger.events SET amount = 1000 WHERE wallet_id = 'tam/rewrite' AND seq = 1;
-UPDATE ledger.events SET balance = balance + 900 WHERE wallet_id = 'tam/rewrite';
+UPDATE ledger.events SET amount = 1000 WHERE wallet_id = 'tam-rewrite' AND seq = 1;
+UPDATE ledger.events SET balance = balance + 900 WHERE wallet_id = 'tam-rewrite';
 ALTER TABLE ledger.events ENABLE ALWAYS TRIGGER events_no_update_delete;
 ALTER TABLE ledger.events ENABLE ALWAYS TRIGGER events_no_truncate;
 COMMIT;
-UPDATE ledger.wallets SET last_hash = sha256('forged'::bytea) WHERE wallet_id = 'tam/last-hash';
-UPDATE ledger.wallets SET balance = balance + 900 WHERE wallet_id = 'tam/rewrite';
+UPDATE ledger.wallets SET last_hash = sha256('forged'::bytea) WHERE wallet_id = 'tam-last-hash';
+UPDATE ledger.wallets SET balance = balance + 900 WHERE wallet_id = 'tam-rewrite';
 -- only the head replaced
-UPDATE ledger.wallets SET last_hash = sha256('forged'::bytea) WHERE wallet_id = 'tam/head';
+UPDATE ledger.wallets SET last_hash = sha256('forged'::bytea) WHERE wallet_id = 'tam-head';
 SELECT tgname, tgenabled FROM pg_trigger
  WHERE tgrelid = 'ledger.events'::regclass AND NOT tgisinternal ORDER BY tgname;
 -- Each is reported, with the first seq whose hash does not follow; the
 -- untouched wallet is not.
-SELECT wallet_id, problem FROM ledger_verify() WHERE wallet_id LIKE 'tam/%'
+SELECT wallet_id, problem FROM ledger_verify() WHERE wallet_id LIKE 'tam-%'
  ORDER BY wallet_id COLLATE "C";
 -- The auditor sees the same.
 SET ROLE regress_bl_sec_auditor;
 SELECT count(*) AS problems, count(*) FILTER (WHERE problem LIKE '%hash chain broken%') AS chain_breaks
-  FROM ledger_verify() WHERE wallet_id LIKE 'tam/%';
+  FROM ledger_verify() WHERE wallet_id LIKE 'tam-%';
 RESET ROLE;
 
 -- ---------------------------------------------------------------- checkpoints
@@ -890,62 +890,62 @@ RESET ROLE;
 -- An outside system keeps (seq, hash) from ledger_head. A rewrite that leaves
 -- a consistent ledger behind -- replay and chain both clean -- still no longer
 -- matches the checkpoint.
-SELECT count(*) FROM unnest(ARRAY['cp/a', 'cp/b', 'cp/c']) w, ledger_create_wallet(w);
-SELECT count(*) FROM unnest(ARRAY['cp/a', 'cp/b', 'cp/c']) w, ledger_credit(w, 100, 'c');
-SELECT count(*) FROM unnest(ARRAY['cp/a', 'cp/b', 'cp/c']) w, ledger_debit(w, 10, 'd1');
-SELECT count(*) FROM unnest(ARRAY['cp/a', 'cp/b', 'cp/c']) w, ledger_debit(w, 20, 'd2');
+SELECT count(*) FROM unnest(ARRAY['cp-a', 'cp-b', 'cp-c']) w, ledger_create_wallet(w);
+SELECT count(*) FROM unnest(ARRAY['cp-a', 'cp-b', 'cp-c']) w, ledger_credit(w, 100, 'c');
+SELECT count(*) FROM unnest(ARRAY['cp-a', 'cp-b', 'cp-c']) w, ledger_debit(w, 10, 'd1');
+SELECT count(*) FROM unnest(ARRAY['cp-a', 'cp-b', 'cp-c']) w, ledger_debit(w, 20, 'd2');
 -- Before the first event there is no hash.
-SELECT count(*) FROM ledger_create_wallet('cp/empty');
-SELECT wallet_id, seq, hash FROM ledger_head('cp/empty');
+SELECT count(*) FROM ledger_create_wallet('cp-empty');
+SELECT wallet_id, seq, hash FROM ledger_head('cp-empty');
 SET ROLE regress_bl_sec_auditor;
-SELECT seq AS a_seq, encode(hash, 'hex') AS a_hash FROM ledger_head('cp/a') \gset
-SELECT seq AS b_seq, encode(hash, 'hex') AS b_hash FROM ledger_head('cp/b') \gset
-SELECT seq AS c_seq, encode(hash, 'hex') AS c_hash FROM ledger_head('cp/c') \gset
+SELECT seq AS a_seq, encode(hash, 'hex') AS a_hash FROM ledger_head('cp-a') \gset
+SELECT seq AS b_seq, encode(hash, 'hex') AS b_hash FROM ledger_head('cp-b') \gset
+SELECT seq AS c_seq, encode(hash, 'hex') AS c_hash FROM ledger_head('cp-c') \gset
 RESET ROLE;
 SELECT :a_seq AS a_seq, :b_seq AS b_seq, :c_seq AS c_seq, length(decode(:'a_hash', 'hex')) AS bytes;
--- cp/a: the last event removed, and the wallet row put back as it was before it.
+-- cp-a: the last event removed, and the wallet row put back as it was before it.
 BEGIN;
 ALTER TABLE ledger.events DISABLE TRIGGER ALL;
-DELETE FROM ledger.events WHERE wallet_id = 'cp/a' AND seq = 3;
+DELETE FROM ledger.events WHERE wallet_id = 'cp-a' AND seq = 3;
 ALTER TABLE ledger.events ENABLE ALWAYS TRIGGER events_no_update_delete;
 ALTER TABLE ledger.events ENABLE ALWAYS TRIGGER events_no_truncate;
 UPDATE ledger.wallets w SET balance = e.balance, reserved = e.reserved, last_seq = e.seq,
                             last_at = e.at, last_hash = e.hash
-  FROM ledger.events e WHERE e.wallet_id = 'cp/a' AND e.seq = 2 AND w.wallet_id = 'cp/a';
+  FROM ledger.events e WHERE e.wallet_id = 'cp-a' AND e.seq = 2 AND w.wallet_id = 'cp-a';
 COMMIT;
--- cp/b: the whole history erased and written again through the API, with the
+-- cp-b: the whole history erased and written again through the API, with the
 -- second debit 2 instead of 20: the ledger chains it afresh.
 BEGIN;
 ALTER TABLE ledger.events DISABLE TRIGGER ALL;
-DELETE FROM ledger.events WHERE wallet_id = 'cp/b';
+DELETE FROM ledger.events WHERE wallet_id = 'cp-b';
 ALTER TABLE ledger.events ENABLE ALWAYS TRIGGER events_no_update_delete;
 ALTER TABLE ledger.events ENABLE ALWAYS TRIGGER events_no_truncate;
 UPDATE ledger.wallets SET balance = 0, reserved = 0, active_reservations = 0, last_seq = 0,
                           last_at = NULL, last_hash = NULL
- WHERE wallet_id = 'cp/b';
+ WHERE wallet_id = 'cp-b';
 COMMIT;
-SELECT seq, kind, amount, balance FROM ledger_credit('cp/b', 100, 'c');
-SELECT seq, kind, amount, balance FROM ledger_debit('cp/b', 10, 'd1');
-SELECT seq, kind, amount, balance FROM ledger_debit('cp/b', 2, 'd2');
+SELECT seq, kind, amount, balance FROM ledger_credit('cp-b', 100, 'c');
+SELECT seq, kind, amount, balance FROM ledger_debit('cp-b', 10, 'd1');
+SELECT seq, kind, amount, balance FROM ledger_debit('cp-b', 2, 'd2');
 -- ledger_verify finds nothing wrong with either ...
-SELECT * FROM ledger_verify('cp/a');
-SELECT * FROM ledger_verify('cp/b');
--- ... but the checkpoints do: cp/a went back to an earlier seq, cp/b has
--- another hash at the same seq. cp/c, untouched, still matches.
+SELECT * FROM ledger_verify('cp-a');
+SELECT * FROM ledger_verify('cp-b');
+-- ... but the checkpoints do: cp-a went back to an earlier seq, cp-b has
+-- another hash at the same seq. cp-c, untouched, still matches.
 SET ROLE regress_bl_sec_auditor;
 SELECT wallet_id, seq, seq >= :a_seq AS not_behind, encode(hash, 'hex') = :'a_hash' AS checkpoint_matches
-  FROM ledger_head('cp/a');
+  FROM ledger_head('cp-a');
 SELECT wallet_id, seq, seq >= :b_seq AS not_behind, encode(hash, 'hex') = :'b_hash' AS checkpoint_matches
-  FROM ledger_head('cp/b');
+  FROM ledger_head('cp-b');
 SELECT wallet_id, seq, seq >= :c_seq AS not_behind, encode(hash, 'hex') = :'c_hash' AS checkpoint_matches
-  FROM ledger_head('cp/c');
+  FROM ledger_head('cp-c');
 RESET ROLE;
 -- A checkpoint stays valid while the wallet moves on: the event at the
 -- checkpoint's seq keeps its hash.
-SELECT kind FROM ledger_debit('cp/c', 1, 'd3');
+SELECT kind FROM ledger_debit('cp-c', 1, 'd3');
 SELECT seq, encode(hash, 'hex') = :'c_hash' AS checkpoint_hash
-  FROM ledger.events WHERE wallet_id = 'cp/c' AND seq = :c_seq;
-SELECT seq, encode(hash, 'hex') = :'c_hash' AS head_is_checkpoint FROM ledger_head('cp/c');
+  FROM ledger.events WHERE wallet_id = 'cp-c' AND seq = :c_seq;
+SELECT seq, encode(hash, 'hex') = :'c_hash' AS head_is_checkpoint FROM ledger_head('cp-c');
 
 -- ---------------------------------------------------------------- a bound on active holds
 
@@ -988,7 +988,7 @@ RESET ROLE;
 RESET baseledger.clock_offset;
 RESET baseledger.max_active_reservations;
 SHOW baseledger.max_active_reservations;
-SELECT * FROM ledger_verify() WHERE wallet_id NOT LIKE 'tam/%';
+SELECT * FROM ledger_verify() WHERE wallet_id NOT LIKE 'tam-%';
 
 -- ---------------------------------------------------------------- clean up
 
@@ -1006,19 +1006,19 @@ SELECT count(*) AS test_roles_left FROM pg_roles WHERE rolname LIKE 'regress\_bl
 -- ledger_head(wallet, seq) gives the hash of an earlier event: a checkpoint
 -- taken at seq 2 can be checked after the wallet has moved on, and it stops
 -- matching once the history up to it is rewritten.
-SELECT ledger_create_wallet('ckpt/a') IS NOT NULL AS created;
-SELECT (ledger_credit('ckpt/a', 100, 'c1')).seq, (ledger_credit('ckpt/a', 5, 'c2')).seq;
-CREATE TEMP TABLE ckpt AS SELECT seq, hash FROM ledger_head('ckpt/a');
-SELECT (ledger_debit('ckpt/a', 7, 'd1')).seq;
+SELECT ledger_create_wallet('ckpt-a') IS NOT NULL AS created;
+SELECT (ledger_credit('ckpt-a', 100, 'c1')).seq, (ledger_credit('ckpt-a', 5, 'c2')).seq;
+CREATE TEMP TABLE ckpt AS SELECT seq, hash FROM ledger_head('ckpt-a');
+SELECT (ledger_debit('ckpt-a', 7, 'd1')).seq;
 SELECT h.seq, h.hash = c.hash AS matches_checkpoint
-  FROM ledger_head('ckpt/a', 2) h, ckpt c;
+  FROM ledger_head('ckpt-a', 2) h, ckpt c;
 SELECT h.seq, h.hash = c.hash AS head_is_checkpoint
-  FROM ledger_head('ckpt/a') h, ckpt c;
-SELECT count(*) AS rows_for_missing_seq FROM ledger_head('ckpt/a', 99);
+  FROM ledger_head('ckpt-a') h, ckpt c;
+SELECT count(*) AS rows_for_missing_seq FROM ledger_head('ckpt-a', 99);
 ALTER TABLE ledger.events DISABLE TRIGGER ALL;
-UPDATE ledger.events SET amount = 6 WHERE wallet_id = 'ckpt/a' AND seq = 1;
+UPDATE ledger.events SET amount = 6 WHERE wallet_id = 'ckpt-a' AND seq = 1;
 ALTER TABLE ledger.events ENABLE ALWAYS TRIGGER events_no_update_delete;
 ALTER TABLE ledger.events ENABLE ALWAYS TRIGGER events_no_truncate;
 -- The stored hash of seq 2 is unchanged, but verify shows the chain broken at 1.
-SELECT h.hash = c.hash AS stored_hash_unchanged FROM ledger_head('ckpt/a', 2) h, ckpt c;
-SELECT problem FROM ledger_verify('ckpt/a') WHERE problem LIKE '%hash%';
+SELECT h.hash = c.hash AS stored_hash_unchanged FROM ledger_head('ckpt-a', 2) h, ckpt c;
+SELECT problem FROM ledger_verify('ckpt-a') WHERE problem LIKE '%hash%';
