@@ -141,6 +141,15 @@ Query q_events = {
     1,
     {TEXTOID},
     nullptr};
+// The same before 0.3.0 (no origin column): the update scripts of older
+// versions run with this module.
+Query q_events_before_0_3 = {
+    "SELECT seq, kind::text, amount, reservation_id, balance, reserved, expires_at, at, "
+    "idempotency_key, fingerprint, metadata::text, hash "
+    "FROM ledger.events WHERE wallet_id = $1 ORDER BY seq",
+    1,
+    {TEXTOID},
+    nullptr};
 
 // Decodes wallet columns 1..6 (unit, balance, reserved, active, last_seq, last_at).
 // Decodes the wallet columns 1..6 and, when hash_col is not 0, its head hash.
@@ -575,13 +584,17 @@ std::vector<core::Reservation> load_wallet_reservations(const std::string& walle
 
 struct EventCursor {
   Portal portal;
+  bool has_origin;
 };
 
 EventCursor* open_event_cursor(const std::string& wallet_id) {
   Datum args[1] = {text_datum(wallet_id)};
   return pg_call([&] {
     auto* c = static_cast<EventCursor*>(palloc(sizeof(EventCursor)));
-    c->portal = SPI_cursor_open(nullptr, plan_of(q_events), args, nullptr, true);
+    const Oid events = get_relname_relid("events", get_namespace_oid("ledger", false));
+    c->has_origin = get_attnum(events, "origin_wallet_id") != InvalidAttrNumber;
+    c->portal = SPI_cursor_open(
+        nullptr, plan_of(c->has_origin ? q_events : q_events_before_0_3), args, nullptr, true);
     return c;
   });
 }
@@ -610,7 +623,7 @@ std::size_t fetch_events(EventCursor* cursor, std::vector<StoredEvent>* out) {
       raw[i].has_fingerprint = r.bytes_at(10, e.fingerprint.data(), e.fingerprint.size());
       raw[i].metadata = r.cstring_at(11);
       raw[i].has_hash = r.bytes_at(12, e.hash.data(), e.hash.size());
-      raw[i].origin = r.cstring_at(13);
+      raw[i].origin = cursor->has_origin ? r.cstring_at(13) : nullptr;
     }
   });
   for (uint64 i = 0; i < n; ++i) {
