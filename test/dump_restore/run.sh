@@ -79,7 +79,7 @@ createdb dr_src
 expect_ok "A: create and fill the source ledger" \
   psql -X -q -v ON_ERROR_STOP=1 -d dr_src -c "SET client_min_messages = warning" \
   -c "CREATE EXTENSION baseledger" -f test/lib/populate.sql \
-  -c "SELECT ledger.ledger_grant('baseledger_client', 'up/late', 'spend')"
+  -c "SELECT ledger.ledger_grant('baseledger_client', 'up-late', 'spend')"
 expect_ok "A: pg_dump -Fc" pg_dump -Fc -d dr_src -f "$out/dr_src.dump"
 expect_ok "A: pg_dump (plain SQL)" pg_dump -d dr_src -f "$out/dr_src.sql"
 expect_eq "A: the dump holds the rows of the four tables" \
@@ -98,24 +98,24 @@ same_ledger "A: plain dump" dr_src dr_plain
 
 # The restored ledger works like the original.
 expect_eq "A: a key used before the dump replays (same seq, replayed)" "1|t" \
-  "$(q -d dr_custom -c "SELECT seq, replayed FROM ledger.ledger_credit('up/org', 100000, 'fund', '{\"invoice\": 17}')")"
+  "$(q -d dr_custom -c "SELECT seq, replayed FROM ledger.ledger_credit('up-org', 100000, 'fund', '{\"invoice\": 17}')")"
 expect_eq "A: the same key with another amount is an idempotency conflict" "LB007" \
-  "$(sqlstate_of dr_custom "PERFORM ledger.ledger_credit('up/org', 1, 'fund')")"
+  "$(sqlstate_of dr_custom "PERFORM ledger.ledger_credit('up-org', 1, 'fund')")"
 expect_eq "A: a hold in force before the dump settles" "settle|500|4047|f" \
   "$(q -d dr_custom -c "
-       SELECT kind, amount, balance, replayed FROM ledger.ledger_settle('up/org/agent-1',
-         (SELECT reservation_id FROM ledger.reservations WHERE wallet_id = 'up/org/agent-1'
+       SELECT kind, amount, balance, replayed FROM ledger.ledger_settle('up-org/agent-1',
+         (SELECT reservation_id FROM ledger.reservations WHERE wallet_id = 'up-org/agent-1'
              AND state = 'active'), 500, 'call-3/settle')")"
 expect_eq "A: the hold that lapsed before the dump gets its expire event" "1|expire|40|50" \
   "$(q -d dr_custom -c "SELECT ledger.ledger_expire()" \
-       -c "SELECT kind, amount, balance FROM ledger.events WHERE wallet_id = 'up/late' ORDER BY seq DESC LIMIT 1" |
+       -c "SELECT kind, amount, balance FROM ledger.events WHERE wallet_id = 'up-late' ORDER BY seq DESC LIMIT 1" |
      paste -sd'|')"
 expect_eq "A: the restored event log still refuses UPDATE" "42501" \
   "$(sqlstate_of dr_custom "UPDATE ledger.events SET amount = 0 WHERE seq = 1")"
 expect_eq "A: the restored event log still refuses TRUNCATE" "42501" \
   "$(sqlstate_of dr_custom "TRUNCATE ledger.events")"
-expect_eq "A: the administration views read the restored ledger" "up/org/agent-1|4047|0" \
-  "$(q -d dr_custom -c "SELECT wallet_id, balance, reserved FROM ledger.wallet_tree WHERE wallet_id = 'up/org/agent-1'")"
+expect_eq "A: the administration views read the restored ledger" "up-org/agent-1|4047|0" \
+  "$(q -d dr_custom -c "SELECT wallet_id, balance, reserved FROM ledger.wallet_tree WHERE wallet_id = 'up-org/agent-1'")"
 expect_eq "A: ledger_verify() finds nothing after new writes" "" "$(verify dr_custom)"
 
 # ---- B. the pg_cron database

@@ -109,7 +109,7 @@ old_module psql -X -q -d upgrade_old -f test/lib/snapshot.sql >"$out/before.txt"
 
 # Between installing a new module and ALTER EXTENSION UPDATE, a database
 # still at the old version runs the new module against the old schema.
-mixed=$(q -d upgrade_old -c "SELECT balance FROM ledger.ledger_balance('up/org')" 2>&1 | head -1)
+mixed=$(q -d upgrade_old -c "SELECT balance FROM ledger.ledger_balance('up-org')" 2>&1 | head -1)
 echo "# the installed module on the $oldest schema, before the update: ledger_balance() -> $mixed"
 echo "# $(grep -c '^event|' "$out/before.txt") events, $(grep -c '^reservation|' "$out/before.txt") holds"
 
@@ -143,18 +143,18 @@ expect_eq "ledger_verify() finds nothing at $last" "0 problems" \
 
 # ---- 4. the old data keeps working
 expect_eq "a key used before the upgrade replays (same seq, replayed)" "1|t" \
-  "$(q -d upgrade_old -c "SELECT seq, replayed FROM ledger.ledger_credit('up/org', 100000, 'fund', '{\"invoice\": 17}')")"
+  "$(q -d upgrade_old -c "SELECT seq, replayed FROM ledger.ledger_credit('up-org', 100000, 'fund', '{\"invoice\": 17}')")"
 expect_eq "the same key with another amount is an idempotency conflict" "LB007" \
-  "$(q -d upgrade_old -c "DO \$\$ BEGIN PERFORM ledger.ledger_credit('up/org', 1, 'fund');
+  "$(q -d upgrade_old -c "DO \$\$ BEGIN PERFORM ledger.ledger_credit('up-org', 1, 'fund');
        EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%', SQLSTATE; END \$\$" 2>&1 | sed -nE 's/.*NOTICE: +//p')"
 expect_eq "a hold made before the upgrade settles" "settle|500|4047|f" \
   "$(q -d upgrade_old -c "
-       SELECT kind, amount, balance, replayed FROM ledger.ledger_settle('up/org/agent-1',
-         (SELECT reservation_id FROM ledger.reservations WHERE wallet_id = 'up/org/agent-1'
+       SELECT kind, amount, balance, replayed FROM ledger.ledger_settle('up-org/agent-1',
+         (SELECT reservation_id FROM ledger.reservations WHERE wallet_id = 'up-org/agent-1'
              AND state = 'active'), 500, 'call-3/settle')")"
 expect_eq "the hold that lapsed before the upgrade gets its expire event" "1|expire|40|50" \
   "$(q -d upgrade_old -c "SELECT ledger.ledger_expire()" \
-       -c "SELECT kind, amount, balance FROM ledger.events WHERE wallet_id = 'up/late' ORDER BY seq DESC LIMIT 1" |
+       -c "SELECT kind, amount, balance FROM ledger.events WHERE wallet_id = 'up-late' ORDER BY seq DESC LIMIT 1" |
      paste -sd'|')"
 # (Counted, so that an error, which prints nothing, cannot pass for "no rows".)
 expect_eq "ledger_verify() finds nothing after new writes" "0 problems" \
