@@ -35,13 +35,23 @@ snapshot() {
 # versions add.
 tables() {
   local db=$1 t
-  for t in wallets events reservations grants; do
+  for t in wallets events reservations grants limits limit_usage alert_rules alerts; do
     echo "== $t"
     psql -X -q -d "$db" -c "COPY (SELECT * FROM ledger.$t ORDER BY 1, 2) TO STDOUT" 2>&1
   done
 }
 verify() {
   q -d "$1" -c "SELECT wallet_id || ': ' || problem FROM ledger.ledger_verify()" 2>&1
+}
+# Policies of 0.3.0 on the shared test ledger: a limit with its use, an alert
+# that fired (and its numbering), an uncapped child with a tree event.
+policies() {
+  cat <<'SQL'
+SELECT ledger.ledger_set_limit('up-org', 'day', 1000000, 1000);
+SELECT ledger.ledger_set_alert('up-org', 'available_below', 1000000);
+SELECT ledger.ledger_create_wallet('up-org/session', 'credits', NULL, false);
+SELECT ledger.ledger_debit('up-org/session', 7, 'session-debit');
+SQL
 }
 # same_ledger NAME SOURCE_DB TARGET_DB: snapshot and tables are identical.
 same_ledger() {
@@ -57,9 +67,9 @@ same_ledger() {
       "$(diff "$out/$src.snapshot" "$out/$dst.snapshot" | head -20)"
   fi
   if cmp -s "$out/$src.tables" "$out/$dst.tables"; then
-    ok "$name: every row and column of wallets, events, reservations and grants"
+    ok "$name: every row and column of the ledger's tables"
   else
-    not_ok "$name: every row and column of wallets, events, reservations and grants" \
+    not_ok "$name: every row and column of the ledger's tables" \
       "$(diff "$out/$src.tables" "$out/$dst.tables" | head -20)"
   fi
   expect_eq "$name: ledger_verify() finds nothing" "" "$(verify "$dst")"
@@ -79,11 +89,12 @@ createdb dr_src
 expect_ok "A: create and fill the source ledger" \
   psql -X -q -v ON_ERROR_STOP=1 -d dr_src -c "SET client_min_messages = warning" \
   -c "CREATE EXTENSION baseledger" -f test/lib/populate.sql \
-  -c "SELECT ledger.ledger_grant('baseledger_client', 'up-late', 'spend')"
+  -c "SELECT ledger.ledger_grant('baseledger_client', 'up-late', 'spend')" \
+  -c "$(policies)"
 expect_ok "A: pg_dump -Fc" pg_dump -Fc -d dr_src -f "$out/dr_src.dump"
 expect_ok "A: pg_dump (plain SQL)" pg_dump -d dr_src -f "$out/dr_src.sql"
-expect_eq "A: the dump holds the rows of the four tables" \
-  "TABLE DATA ledger events|TABLE DATA ledger grants|TABLE DATA ledger reservations|TABLE DATA ledger wallets" \
+expect_eq "A: the dump holds the rows of the ledger's tables" \
+  "TABLE DATA ledger alert_rules|TABLE DATA ledger alerts|TABLE DATA ledger events|TABLE DATA ledger grants|TABLE DATA ledger limit_usage|TABLE DATA ledger limits|TABLE DATA ledger reservations|TABLE DATA ledger wallets" \
   "$(pg_restore -l "$out/dr_src.dump" | sed -nE 's/^[0-9]+; [0-9]+ [0-9]+ (TABLE DATA ledger [a-z_]+) .*/\1/p' |
      sort | paste -sd'|')"
 
