@@ -1,6 +1,7 @@
 -- Behaviour behind the SQL API that clients rely on: each LB SQLSTATE for its
 -- case, idempotent replay, refused calls leaving no trace, the append-only
--- event log, and a consistent replay by ledger_verify(). Everything runs in
+-- event log, the wallet hierarchy with its limits, overage and alerts, and a
+-- consistent replay by ledger_verify(). Everything runs in
 -- one transaction that is rolled back.
 \unset ECHO
 \set QUIET 1
@@ -17,7 +18,7 @@ CREATE EXTENSION baseledger;
 RESET client_min_messages;
 SET search_path = ledger, public;
 
-SELECT plan(32);
+SELECT plan(62);
 
 -- ---------------------------------------------------------------- setup
 
@@ -151,6 +152,121 @@ SELECT ok((SELECT bool_and(at > lag_at) FROM
              (SELECT at, lag(at) OVER (ORDER BY seq) AS lag_at FROM ledger_history('pgtap-b')) h
            WHERE lag_at IS NOT NULL),
           'event times strictly increase with seq');
+
+-- ---------------------------------------------------------------- fleets
+
+-- An hour into the current UTC day on the ledger's clock, so that the day
+-- limit below cannot straddle midnight.
+DO $$
+BEGIN
+  PERFORM set_config('baseledger.timezone', 'UTC', true);
+  PERFORM set_config('baseledger.clock_offset',
+    round(extract(epoch FROM date_trunc('day', clock_timestamp(), 'UTC') + interval '1 hour'
+                             - clock_timestamp()) * 1000)::bigint::text, true);
+END
+$$;
+
+-- The tree: org pgtap-f (100), capped team (1000), uncapped agent.
+SELECT lives_ok($$ SELECT ledger_create_wallet('pgtap-f') $$, 'setup: root pgtap-f is created');
+SELECT lives_ok($$ SELECT ledger_credit('pgtap-f', 100, 'pgtap-f-fund') $$,
+                'setup: root pgtap-f is credited');
+SELECT lives_ok($$ SELECT ledger_create_wallet('pgtap-f/team') $$,
+                'a child wallet is created under its existing parent');
+SELECT lives_ok($$ SELECT ledger_credit('pgtap-f/team', 1000, 'pgtap-f-team-fund') $$,
+                'a capped child wallet is credited');
+SELECT lives_ok($$ SELECT ledger_create_wallet('pgtap-f/team/agent', capped => false) $$,
+                'an uncapped child wallet is created');
+SELECT throws_ok($$ SELECT ledger_create_wallet('pgtap-f/none/agent') $$,
+                 'LB002', 'parent wallet not found', 'a child without its parent fails LB002');
+SELECT throws_ok($$ SELECT ledger_create_wallet('pgtap-f/usd', 'usd') $$,
+                 '22023', 'unit differs from the parent wallet',
+                 'a child in another unit than its parent fails 22023');
+SELECT throws_ok($$ SELECT ledger_create_wallet('pgtap-f-root', capped => false) $$,
+                 '22023', NULL, 'an uncapped root fails 22023');
+SELECT throws_ok($$ SELECT ledger_create_wallet('pgtap-f/team', capped => false) $$,
+                 '42710', NULL, 'a capped wallet created again as uncapped fails 42710');
+SELECT throws_ok($$ SELECT ledger_credit('pgtap-f/team/agent', 1, 'pgtap-f-agent-fund') $$,
+                 '55000', 'wallet is uncapped', 'crediting an uncapped wallet fails 55000');
+SELECT throws_ok($$ SELECT ledger_set_overdraft('pgtap-f/team/agent', 1) $$,
+                 '55000', NULL, 'a credit line on an uncapped wallet fails 55000');
+SELECT lives_ok($$ SELECT ledger_set_alert('pgtap-f', 'available_below', 50) $$,
+                'an alert is set on the org: available below 50');
+
+-- LB001 from an ancestor.
+SELECT throws_ok($$ SELECT ledger_debit('pgtap-f/team/agent', 101, 'pgtap-f-over') $$,
+                 'LB001', 'insufficient funds',
+                 'an agent''s debit over its org''s available funds fails LB001');
+-- A hold is recorded at every level, all at one time, with the key at the owner only.
+CREATE TEMP TABLE f_hold AS
+  SELECT * FROM ledger_reserve('pgtap-f/team/agent', 60, '1 hour', 'pgtap-f-hold');
+SELECT results_eq(
+  $$ SELECT wallet_id::text COLLATE "default", kind::text, amount,
+            idempotency_key::text COLLATE "default"
+       FROM ledger.events
+      WHERE reservation_id = (SELECT reservation_id FROM f_hold) ORDER BY wallet_id COLLATE "C" $$,
+  $$ VALUES ('pgtap-f', 'reserve', 60::bigint, NULL::text),
+            ('pgtap-f/team', 'reserve', 60::bigint, NULL::text),
+            ('pgtap-f/team/agent', 'reserve', 60::bigint, 'pgtap-f-hold') $$,
+  'a reserve writes one event at the wallet and one at each ancestor');
+SELECT is((SELECT count(DISTINCT at) FROM ledger.events
+            WHERE reservation_id = (SELECT reservation_id FROM f_hold)), 1::bigint,
+          'the events of one call carry the same time');
+SELECT results_eq(
+  $$ SELECT b.wallet_id, b.reserved, b.active_reservations
+       FROM unnest(ARRAY['pgtap-f', 'pgtap-f/team', 'pgtap-f/team/agent']) w(id), ledger_balance(w.id) b $$,
+  $$ VALUES ('pgtap-f', 60::bigint, 1), ('pgtap-f/team', 60::bigint, 1),
+            ('pgtap-f/team/agent', 60::bigint, 1) $$,
+  'every level counts the hold of its subtree');
+-- The org crossed below 50 available (40): one alert.
+SELECT results_eq(
+  $$ SELECT wallet_id, kind, period, threshold, value FROM ledger_alerts() $$,
+  $$ VALUES ('pgtap-f', 'available_below', NULL::text, 50::bigint, 40::bigint) $$,
+  'crossing an alert''s threshold records one alert');
+
+-- LB008: a concurrency cap, then a period limit.
+SELECT lives_ok($$ SELECT ledger_set_concurrency('pgtap-f/team', 1) $$,
+                'a concurrency cap of 1 is set on the team');
+SELECT throws_ok($$ SELECT ledger_reserve('pgtap-f/team/agent', 1, '1 hour', 'pgtap-f-second') $$,
+                 'LB008', 'concurrency limit reached', 'a second hold under a cap of 1 fails LB008');
+SELECT lives_ok($$ SELECT ledger_set_concurrency('pgtap-f/team', NULL) $$,
+                'the concurrency cap is removed');
+SELECT lives_ok($$ SELECT ledger_set_limit('pgtap-f', 'day', 5, NULL) $$,
+                'a limit of 5 a day is set on the org');
+SELECT lives_ok($$ SELECT ledger_debit('pgtap-f/team/agent', 5, 'pgtap-f-five') $$,
+                'a debit of 5 fits the day limit exactly');
+SELECT throws_ok($$ SELECT ledger_debit('pgtap-f/team/agent', 1, 'pgtap-f-sixth') $$,
+                 'LB008', 'period amount limit reached', 'a debit beyond the day limit fails LB008');
+
+-- Overage: 35 available at the org beyond the hold of 60.
+SELECT throws_ok($$ SELECT ledger_settle('pgtap-f/team/agent', (SELECT reservation_id FROM f_hold),
+                                         200, 'pgtap-f-settle', allow_overage => true) $$,
+                 'LB006', NULL, 'an overage that does not fit fails LB006');
+SELECT results_eq(
+  $$ SELECT kind, amount, balance, reserved
+       FROM ledger_settle('pgtap-f/team/agent', (SELECT reservation_id FROM f_hold), 95,
+                          'pgtap-f-settle', allow_overage => true) $$,
+  $$ VALUES ('settle', 95::bigint, -100::bigint, 0::bigint) $$,
+  'an overage that fits captures more than was held');
+SELECT is((ledger_reservation('pgtap-f/team/agent', (SELECT reservation_id FROM f_hold))).captured,
+          95::bigint, 'the reservation records the whole capture');
+SELECT throws_ok($$ SELECT ledger_settle('pgtap-f/team/agent', (SELECT reservation_id FROM f_hold),
+                                         95, 'pgtap-f-settle') $$,
+                 'LB007', NULL, 'the same key without allow_overage fails LB007');
+
+-- on_expire.
+SELECT throws_ok($$ SELECT ledger_reserve('pgtap-f', 1, '1 hour', 'pgtap-f-keep', on_expire => 'keep') $$,
+                 '22023', NULL, 'an on_expire other than refund or capture fails 22023');
+SELECT is((ledger_reservation('pgtap-f/team/agent',
+                              (SELECT reservation_id FROM f_hold))).on_expire,
+          'refund', 'a hold refunds on expiry by default');
+SELECT results_eq(
+  $$ SELECT p.capped, p.overdraft, p.max_active,
+            (SELECT array_agg(l->>'period') FROM jsonb_array_elements(p.limits) l)
+       FROM ledger_policy('pgtap-f/team/agent') p $$,
+  $$ VALUES (false, 0::bigint, NULL::integer, NULL::text[]) $$,
+  'the policy of an uncapped agent without limits');
+RESET baseledger.clock_offset;
+RESET baseledger.timezone;
 
 -- ---------------------------------------------------------------- verify
 

@@ -1,5 +1,6 @@
 -- The catalog contract of baseledger: the schema, its tables with their
--- columns, keys, indexes and constraints, its types, the triggers that keep
+-- columns, keys, indexes and constraints (the wallet hierarchy's policies,
+-- period limits and alerts included), its types, the triggers that keep
 -- the event log append-only, and the roles the extension creates. Everything runs in one transaction that is
 -- rolled back, so the shared database is left as it was found.
 \unset ECHO
@@ -18,7 +19,7 @@ RESET client_min_messages;
 -- Types are compared as format_type() prints them: unqualified when visible.
 SET search_path = ledger, public;
 
-SELECT plan(130);
+SELECT plan(208);
 
 -- ---------------------------------------------------------------- schema
 
@@ -60,11 +61,13 @@ SELECT is_empty($$
                         AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'baseledger'))
 $$, 'every table, type and function in schema ledger is a member of extension baseledger');
 
-SELECT tables_are('ledger', ARRAY['wallets', 'events', 'reservations', 'grants'],
-                  'schema ledger has exactly the tables wallets, events, reservations and grants');
+SELECT tables_are('ledger',
+                  ARRAY['wallets', 'events', 'reservations', 'grants', 'limits', 'limit_usage',
+                        'alert_rules', 'alerts'],
+                  'schema ledger has exactly the tables wallets, events, reservations, grants, limits, limit_usage, alert_rules and alerts');
 SELECT types_are('ledger',
                  ARRAY['event_kind', 'reservation_state', 'ledger_result', 'wallet_balance',
-                       'reservation_status'],
+                       'reservation_status', 'wallet_policy'],
                  'schema ledger has exactly the types of the API');
 
 -- ---------------------------------------------------------------- tables
@@ -73,24 +76,42 @@ SELECT has_table('ledger', 'wallets', 'table ledger.wallets exists');
 SELECT has_table('ledger', 'events', 'table ledger.events exists');
 SELECT has_table('ledger', 'reservations', 'table ledger.reservations exists');
 SELECT has_table('ledger', 'grants', 'table ledger.grants exists');
+SELECT has_table('ledger', 'limits', 'table ledger.limits exists');
+SELECT has_table('ledger', 'limit_usage', 'table ledger.limit_usage exists');
+SELECT has_table('ledger', 'alert_rules', 'table ledger.alert_rules exists');
+SELECT has_table('ledger', 'alerts', 'table ledger.alerts exists');
 
 SELECT columns_are('ledger', 'wallets',
   ARRAY['wallet_id', 'unit', 'balance', 'reserved', 'active_reservations', 'last_seq',
-        'last_at', 'created_at', 'metadata', 'last_hash'],
+        'last_at', 'created_at', 'metadata', 'last_hash', 'capped', 'overdraft', 'max_active',
+        'children', 'has_limits', 'has_alerts', 'root_id'],
   'ledger.wallets has exactly the expected columns');
 SELECT columns_are('ledger', 'events',
   ARRAY['wallet_id', 'seq', 'kind', 'amount', 'reservation_id', 'idempotency_key',
-        'fingerprint', 'balance', 'reserved', 'expires_at', 'at', 'metadata', 'hash'],
+        'fingerprint', 'balance', 'reserved', 'expires_at', 'at', 'metadata', 'hash',
+        'origin_wallet_id'],
   'ledger.events has exactly the expected columns');
 SELECT columns_are('ledger', 'reservations',
   ARRAY['reservation_id', 'wallet_id', 'amount', 'captured', 'state', 'expires_at',
-        'created_at', 'updated_at'],
+        'created_at', 'updated_at', 'on_expire'],
   'ledger.reservations has exactly the expected columns');
 SELECT columns_are('ledger', 'grants',
   ARRAY['wallet_id', 'role_id', 'privilege', 'granted_at'],
   'ledger.grants has exactly the expected columns');
+SELECT columns_are('ledger', 'limits',
+  ARRAY['wallet_id', 'period', 'max_amount', 'max_requests'],
+  'ledger.limits has exactly the expected columns');
+SELECT columns_are('ledger', 'limit_usage',
+  ARRAY['wallet_id', 'period', 'period_start', 'amount', 'requests'],
+  'ledger.limit_usage has exactly the expected columns');
+SELECT columns_are('ledger', 'alert_rules',
+  ARRAY['wallet_id', 'kind', 'period', 'threshold', 'armed'],
+  'ledger.alert_rules has exactly the expected columns');
+SELECT columns_are('ledger', 'alerts',
+  ARRAY['alert_id', 'wallet_id', 'kind', 'period', 'threshold', 'value', 'at'],
+  'ledger.alerts has exactly the columns alert_id, wallet_id, kind, period, threshold, value, at');
 
--- Each column: its type, and whether it may be NULL (35 columns, 2 tests each).
+-- Each column: its type, and whether it may be NULL (65 columns, 2 tests each).
 CREATE TEMP TABLE expected_columns (tab name, col name, typ text, not_null boolean);
 INSERT INTO expected_columns VALUES
   ('wallets', 'wallet_id',           'text',                     true),
@@ -103,6 +124,13 @@ INSERT INTO expected_columns VALUES
   ('wallets', 'created_at',          'timestamp with time zone', true),
   ('wallets', 'metadata',            'jsonb',                    false),
   ('wallets', 'last_hash',           'bytea',                    false),
+  ('wallets', 'capped',              'boolean',                  true),
+  ('wallets', 'overdraft',           'bigint',                   true),
+  ('wallets', 'max_active',          'integer',                  false),
+  ('wallets', 'children',            'integer',                  true),
+  ('wallets', 'has_limits',          'boolean',                  true),
+  ('wallets', 'has_alerts',          'boolean',                  true),
+  ('wallets', 'root_id',             'text',                     true),
   ('events', 'wallet_id',            'text',                     true),
   ('events', 'seq',                  'bigint',                   true),
   ('events', 'kind',                 'event_kind',               true),
@@ -116,6 +144,7 @@ INSERT INTO expected_columns VALUES
   ('events', 'at',                   'timestamp with time zone', true),
   ('events', 'metadata',             'jsonb',                    false),
   ('events', 'hash',                 'bytea',                    true),
+  ('events', 'origin_wallet_id',     'text',                     false),
   ('reservations', 'reservation_id', 'uuid',                     true),
   ('reservations', 'wallet_id',      'text',                     true),
   ('reservations', 'amount',         'bigint',                   true),
@@ -124,10 +153,32 @@ INSERT INTO expected_columns VALUES
   ('reservations', 'expires_at',     'timestamp with time zone', true),
   ('reservations', 'created_at',     'timestamp with time zone', true),
   ('reservations', 'updated_at',     'timestamp with time zone', true),
+  ('reservations', 'on_expire',      'text',                     true),
   ('grants', 'wallet_id',            'text',                     true),
   ('grants', 'role_id',              'regrole',                  true),
   ('grants', 'privilege',            'text',                     true),
-  ('grants', 'granted_at',           'timestamp with time zone', true);
+  ('grants', 'granted_at',           'timestamp with time zone', true),
+  ('limits', 'wallet_id',            'text',                     true),
+  ('limits', 'period',               'text',                     true),
+  ('limits', 'max_amount',           'bigint',                   false),
+  ('limits', 'max_requests',         'integer',                  false),
+  ('limit_usage', 'wallet_id',       'text',                     true),
+  ('limit_usage', 'period',          'text',                     true),
+  ('limit_usage', 'period_start',    'timestamp with time zone', true),
+  ('limit_usage', 'amount',          'bigint',                   true),
+  ('limit_usage', 'requests',        'bigint',                   true),
+  ('alert_rules', 'wallet_id',       'text',                     true),
+  ('alert_rules', 'kind',            'text',                     true),
+  ('alert_rules', 'period',          'text',                     true),
+  ('alert_rules', 'threshold',       'bigint',                   true),
+  ('alert_rules', 'armed',           'boolean',                  true),
+  ('alerts', 'alert_id',             'bigint',                   true),
+  ('alerts', 'wallet_id',            'text',                     true),
+  ('alerts', 'kind',                 'text',                     true),
+  ('alerts', 'period',               'text',                     false),
+  ('alerts', 'threshold',            'bigint',                   true),
+  ('alerts', 'value',                'bigint',                   true),
+  ('alerts', 'at',                   'timestamp with time zone', true);
 
 SELECT col_type_is('ledger', tab, col, typ,
                    format('ledger.%s.%s is %s', tab, col, typ))
@@ -151,6 +202,17 @@ SELECT col_is_pk('ledger', 'reservations', ARRAY['wallet_id', 'reservation_id'],
 SELECT has_pk('ledger', 'grants', 'ledger.grants has a primary key');
 SELECT col_is_pk('ledger', 'grants', ARRAY['wallet_id', 'role_id', 'privilege'],
                  'ledger.grants primary key is (wallet_id, role_id, privilege)');
+SELECT col_is_pk('ledger', 'limits', ARRAY['wallet_id', 'period'],
+                 'ledger.limits primary key is (wallet_id, period): one limit per period');
+SELECT col_is_pk('ledger', 'limit_usage', ARRAY['wallet_id', 'period', 'period_start'],
+                 'ledger.limit_usage primary key is (wallet_id, period, period_start)');
+SELECT col_is_pk('ledger', 'alert_rules', ARRAY['wallet_id', 'kind', 'period'],
+                 'ledger.alert_rules primary key is (wallet_id, kind, period)');
+SELECT col_is_pk('ledger', 'alerts', ARRAY['alert_id'],
+                 'ledger.alerts primary key is (alert_id)');
+-- alert_id increases with each alert, for paging.
+SELECT ok(pg_get_serial_sequence('ledger.alerts', 'alert_id') IS NOT NULL,
+          'ledger.alerts.alert_id is generated from a sequence');
 -- Ids compare byte by byte, so that a grant's path prefix is exact.
 SELECT is(
   (SELECT c.collname::text FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
@@ -187,9 +249,25 @@ SELECT results_eq($$
     FROM pg_constraint
    WHERE conrelid = 'ledger.wallets'::regclass AND contype = 'c'
    ORDER BY conname
-$$, $$ VALUES ('wallets_available_not_negative', 'CHECK (((balance - reserved) >= 0))'),
+$$, $$ VALUES ('wallets_available_within_credit_line',
+               'CHECK (((NOT capped) OR ((balance - reserved) >= (- overdraft))))'),
+              ('wallets_max_active_not_negative', 'CHECK ((max_active >= 0))'),
+              ('wallets_overdraft_not_negative', 'CHECK ((overdraft >= 0))'),
               ('wallets_reserved_not_negative', 'CHECK ((reserved >= 0))') $$,
-  'ledger.wallets checks balance - reserved >= 0 and reserved >= 0');
+  'ledger.wallets checks that a capped wallet stays within its credit line, and that reserved, the credit line and the concurrency cap are not negative');
+-- Holds refund or capture on expiry.
+SELECT results_eq($$
+  SELECT conname::text COLLATE "default", pg_get_constraintdef(oid)
+    FROM pg_constraint
+   WHERE conrelid = 'ledger.reservations'::regclass AND contype = 'c'
+   ORDER BY conname
+$$, $$ VALUES ('reservations_on_expire',
+               'CHECK ((on_expire = ANY (ARRAY[''refund''::text, ''capture''::text])))') $$,
+  'ledger.reservations checks that on_expire is refund or capture');
+SELECT col_default_is('ledger', 'reservations', 'on_expire', 'refund',
+                      'ledger.reservations.on_expire defaults to refund');
+SELECT col_default_is('ledger', 'wallets', 'capped', 'true',
+                      'ledger.wallets.capped defaults to true');
 -- The hash chain: every event's hash is a SHA-256 (32 bytes).
 SELECT results_eq($$
   SELECT conname::text COLLATE "default", pg_get_constraintdef(oid)
@@ -257,8 +335,18 @@ $$, $$ VALUES ('reservation_id', 'uuid'), ('wallet_id', 'text'), ('state', 'text
               ('amount', 'bigint'), ('captured', 'bigint'),
               ('expires_at', 'timestamp with time zone'),
               ('created_at', 'timestamp with time zone'),
-              ('updated_at', 'timestamp with time zone') $$,
+              ('updated_at', 'timestamp with time zone'), ('on_expire', 'text') $$,
   'ledger.reservation_status attributes and types, in order');
+
+SELECT has_composite('ledger', 'wallet_policy', 'composite type ledger.wallet_policy exists');
+SELECT results_eq($$
+  SELECT attname::text COLLATE "default", format_type(atttypid, atttypmod)
+    FROM pg_attribute
+   WHERE attrelid = 'ledger.wallet_policy'::regclass AND attnum > 0 AND NOT attisdropped
+   ORDER BY attnum
+$$, $$ VALUES ('wallet_id', 'text'), ('capped', 'boolean'), ('overdraft', 'bigint'),
+              ('max_active', 'integer'), ('limits', 'jsonb') $$,
+  'ledger.wallet_policy attributes and types, in order');
 
 -- ---------------------------------------------------------------- triggers
 

@@ -21,7 +21,7 @@ RESET client_min_messages;
 -- Types are compared as the catalog prints them: unqualified when visible.
 SET search_path = ledger, public;
 
-SELECT plan(212);
+SELECT plan(290);
 
 -- ---------------------------------------------------------------- the API
 
@@ -30,7 +30,8 @@ SELECT functions_are('ledger', ARRAY[
   'ledger_cancel', 'ledger_extend', 'ledger_expire', 'ledger_balance', 'ledger_reservation',
   'ledger_history', 'ledger_verify', 'ledger_schedule_expiry', 'ledger_unschedule_expiry',
   'ledger_reserve_batch', 'ledger_settle_batch', 'ledger_events_immutable', 'ledger_head',
-  'ledger_grant', 'ledger_revoke'],
+  'ledger_grant', 'ledger_revoke', 'ledger_set_overdraft', 'ledger_set_concurrency',
+  'ledger_set_limit', 'ledger_policy', 'ledger_set_alert', 'ledger_alerts'],
   'schema ledger has exactly the functions of the API and the immutability trigger');
 
 -- One row per function: argument types, the exact argument list as
@@ -41,8 +42,9 @@ CREATE TEMP TABLE api (
   fn name, argtypes name[], arguments text, result text, returns text, lang name,
   volatility text);
 INSERT INTO api VALUES
-  ('ledger_create_wallet', '{text,text,jsonb}',
-   'wallet_id text, unit text DEFAULT ''credits''::text, metadata jsonb DEFAULT NULL::jsonb',
+  ('ledger_create_wallet', '{text,text,jsonb,boolean}',
+   'wallet_id text, unit text DEFAULT ''credits''::text, metadata jsonb DEFAULT NULL::jsonb, '
+     'capped boolean DEFAULT true',
    'wallet_balance', 'wallet_balance', 'c', 'volatile'),
   ('ledger_credit', '{text,bigint,text,jsonb}',
    'wallet_id text, amount bigint, idempotency_key text, metadata jsonb DEFAULT NULL::jsonb',
@@ -50,13 +52,13 @@ INSERT INTO api VALUES
   ('ledger_debit', '{text,bigint,text,jsonb}',
    'wallet_id text, amount bigint, idempotency_key text, metadata jsonb DEFAULT NULL::jsonb',
    'ledger_result', 'ledger_result', 'c', 'volatile'),
-  ('ledger_reserve', '{text,bigint,interval,text,jsonb}',
+  ('ledger_reserve', '{text,bigint,interval,text,jsonb,text}',
    'wallet_id text, amount bigint, ttl interval, idempotency_key text, '
-     'metadata jsonb DEFAULT NULL::jsonb',
+     'metadata jsonb DEFAULT NULL::jsonb, on_expire text DEFAULT ''refund''::text',
    'ledger_result', 'ledger_result', 'c', 'volatile'),
-  ('ledger_settle', '{text,uuid,bigint,text,jsonb}',
+  ('ledger_settle', '{text,uuid,bigint,text,jsonb,boolean}',
    'wallet_id text, reservation_id uuid, amount bigint, idempotency_key text, '
-     'metadata jsonb DEFAULT NULL::jsonb',
+     'metadata jsonb DEFAULT NULL::jsonb, allow_overage boolean DEFAULT false',
    'ledger_result', 'ledger_result', 'c', 'volatile'),
   ('ledger_cancel', '{text,uuid,text,jsonb}',
    'wallet_id text, reservation_id uuid, idempotency_key text, metadata jsonb DEFAULT NULL::jsonb',
@@ -117,7 +119,27 @@ INSERT INTO api VALUES
    'boolean', 'boolean', 'c', 'volatile'),
   ('ledger_revoke', '{regrole,text,text}',
    'role regrole, wallet_id text, privilege text',
-   'boolean', 'boolean', 'c', 'volatile');
+   'boolean', 'boolean', 'c', 'volatile'),
+  ('ledger_set_overdraft', '{text,bigint}',
+   'wallet_id text, amount bigint',
+   'wallet_policy', 'wallet_policy', 'c', 'volatile'),
+  ('ledger_set_concurrency', '{text,integer}',
+   'wallet_id text, max_active integer',
+   'wallet_policy', 'wallet_policy', 'c', 'volatile'),
+  ('ledger_set_limit', '{text,text,bigint,integer}',
+   'wallet_id text, period text, max_amount bigint, max_requests integer',
+   'wallet_policy', 'wallet_policy', 'c', 'volatile'),
+  ('ledger_policy', '{text}',
+   'wallet_id text',
+   'wallet_policy', 'wallet_policy', 'c', 'stable'),
+  ('ledger_set_alert', '{text,text,bigint,text}',
+   'wallet_id text, kind text, threshold bigint, period text DEFAULT NULL::text',
+   'void', 'void', 'c', 'volatile'),
+  ('ledger_alerts', '{text,bigint,integer}',
+   'wallet_id text DEFAULT NULL::text, after_id bigint DEFAULT 0, max_rows integer DEFAULT 100',
+   'TABLE(alert_id bigint, wallet_id text, kind text, period text, threshold bigint, '
+     'value bigint, at timestamp with time zone)',
+   'setof record', 'c', 'stable');
 
 -- Looks a function of the table up by its signature; NULL when it is missing,
 -- so that every check below fails (rather than errors) for a missing function.
@@ -130,7 +152,7 @@ CREATE FUNCTION pg_temp.sig(fn name, argtypes name[]) RETURNS text
     SELECT format('ledger.%s(%s)', fn, array_to_string(argtypes, ', '))
 $$;
 
--- 20 functions, 8 checks each.
+-- 26 functions, 8 checks each.
 SELECT has_function('ledger', fn, argtypes, pg_temp.sig(fn, argtypes) || ' exists')
   FROM api;
 SELECT is(pg_get_function_arguments(pg_temp.proc(fn, argtypes)), arguments,
@@ -154,6 +176,13 @@ SELECT isnt_strict('ledger', fn, argtypes, pg_temp.sig(fn, argtypes) || ' is not
 SELECT ok(coalesce(obj_description(pg_temp.proc(fn, argtypes), 'pg_proc'), '') <> '',
           pg_temp.sig(fn, argtypes) || ' has a COMMENT')
   FROM api;
+
+-- 0.3.0 replaced these signatures: the old ones are gone, so that a call
+-- with the old arguments resolves to the new function and its defaults.
+SELECT hasnt_function('ledger', fn, argtypes, pg_temp.sig(fn, argtypes) || ' no longer exists')
+  FROM (VALUES ('ledger_create_wallet'::name, '{text,text,jsonb}'::name[]),
+               ('ledger_reserve', '{text,bigint,interval,text,jsonb}'),
+               ('ledger_settle', '{text,uuid,bigint,text,jsonb}')) AS old(fn, argtypes);
 
 -- Also for any function not in the table above.
 SELECT is_empty($$
@@ -204,6 +233,23 @@ SELECT throws_ok($$ SELECT ledger_revoke('baseledger_client', NULL, 'read') $$, 
                  'ledger_revoke with a NULL wallet_id raises 22004');
 SELECT throws_ok($$ SELECT ledger_revoke('baseledger_client', 'pgtap-fn', NULL) $$, '22004', NULL,
                  'ledger_revoke with a NULL privilege raises 22004');
+-- Policies and alerts.
+SELECT throws_ok($$ SELECT ledger_create_wallet('pgtap-fn', 'credits', NULL, NULL) $$, '22004', NULL,
+                 'ledger_create_wallet with a NULL capped raises 22004');
+SELECT throws_ok($$ SELECT ledger_set_overdraft(NULL, 1) $$, '22004', NULL,
+                 'ledger_set_overdraft with a NULL wallet_id raises 22004');
+SELECT throws_ok($$ SELECT ledger_set_overdraft('pgtap-fn', NULL) $$, '22004', NULL,
+                 'ledger_set_overdraft with a NULL amount raises 22004');
+SELECT throws_ok($$ SELECT ledger_set_concurrency(NULL, 1) $$, '22004', NULL,
+                 'ledger_set_concurrency with a NULL wallet_id raises 22004');
+SELECT throws_ok($$ SELECT ledger_set_limit('pgtap-fn', NULL, 1, NULL) $$, '22004', NULL,
+                 'ledger_set_limit with a NULL period raises 22004');
+SELECT throws_ok($$ SELECT ledger_policy(NULL) $$, '22004', NULL,
+                 'ledger_policy(NULL) raises 22004');
+SELECT throws_ok($$ SELECT ledger_set_alert('pgtap-fn', NULL, 1) $$, '22004', NULL,
+                 'ledger_set_alert with a NULL kind raises 22004');
+SELECT throws_ok($$ SELECT * FROM ledger_alerts('pgtap-fn', NULL) $$, '22004', NULL,
+                 'ledger_alerts with a NULL after_id raises 22004');
 -- Upkeep: ledger_verify(NULL) is documented to mean all wallets.
 SELECT throws_ok($$ SELECT ledger_expire(NULL) $$, '22004', NULL,
                  'ledger_expire(NULL) raises 22004');
@@ -214,6 +260,9 @@ SELECT is((ledger_balance('pgtap-fn')).last_seq, 1::bigint,
           'the calls refused for a NULL argument wrote no event');
 SELECT is((SELECT count(*) FROM ledger.grants), 0::bigint,
           'the grant calls refused for a NULL argument wrote no grant');
+SELECT results_eq($$ SELECT p.capped, p.overdraft, p.max_active, coalesce(p.limits, '[]') FROM ledger_policy('pgtap-fn') p $$,
+                  $$ VALUES (true, 0::bigint, NULL::integer, '[]'::jsonb) $$,
+                  'the policy calls refused for a NULL argument changed no policy');
 
 -- ---------------------------------------------------------------- privileges
 
@@ -225,18 +274,38 @@ SELECT table_privs_are('ledger', 'reservations', 'public', ARRAY[]::name[],
                        'PUBLIC has no privilege on ledger.reservations');
 SELECT table_privs_are('ledger', 'grants', 'public', ARRAY[]::name[],
                        'PUBLIC has no privilege on ledger.grants');
+SELECT table_privs_are('ledger', t, 'public', ARRAY[]::name[],
+                       format('PUBLIC has no privilege on ledger.%s', t))
+  FROM unnest(ARRAY['limits', 'limit_usage', 'alert_rules', 'alerts']) t;
 -- Nor do the baseledger roles: they reach the tables only through the functions.
 SELECT table_privs_are('ledger', t, r, ARRAY[]::name[],
                        format('%s has no privilege on ledger.%s', r, t))
-  FROM unnest(ARRAY['wallets', 'events', 'reservations', 'grants']) t,
+  FROM unnest(ARRAY['wallets', 'events', 'reservations', 'grants', 'limits', 'limit_usage',
+                    'alert_rules']) t,
        unnest(ARRAY['baseledger_admin', 'baseledger_client', 'baseledger_auditor']) r;
 SELECT is_empty($$
   SELECT r || ' ' || p || ' ledger.' || t
-    FROM unnest(ARRAY['wallets', 'events', 'reservations', 'grants']) t,
+    FROM unnest(ARRAY['wallets', 'events', 'reservations', 'grants', 'limits', 'limit_usage',
+                      'alert_rules']) t,
          unnest(ARRAY['baseledger_admin', 'baseledger_client', 'baseledger_auditor']) r,
          unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
    WHERE has_table_privilege(r, format('ledger.%I', t), p)
 $$, 'no baseledger role may read or write a ledger table directly, not even through a membership');
+-- The fired alerts can be polled: admin and auditor read ledger.alerts, and
+-- nobody writes it.
+SELECT table_privs_are('ledger', 'alerts', r, ARRAY['SELECT'],
+                       format('%s may only SELECT from ledger.alerts', r))
+  FROM unnest(ARRAY['baseledger_admin', 'baseledger_auditor']) r;
+SELECT table_privs_are('ledger', 'alerts', 'baseledger_client', ARRAY[]::name[],
+                       'baseledger_client has no privilege on ledger.alerts');
+SELECT is_empty($$
+  SELECT r || ' ' || p || ' ledger.alerts'
+    FROM unnest(ARRAY['baseledger_admin', 'baseledger_client', 'baseledger_auditor']) r,
+         unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
+   WHERE has_table_privilege(r, 'ledger.alerts', p)
+$$, 'no baseledger role may write ledger.alerts, not even through a membership');
+SELECT ok(NOT has_table_privilege('baseledger_client', 'ledger.alerts', 'SELECT'),
+          'baseledger_client may not read ledger.alerts, not even through a membership');
 
 -- Schema ledger: USAGE for the three roles only.
 SELECT schema_privs_are('ledger', 'public', ARRAY[]::name[],
@@ -277,8 +346,8 @@ INSERT INTO role_functions
     FROM pg_proc p WHERE p.pronamespace = 'ledger'::regnamespace;
 INSERT INTO role_functions VALUES
   ('baseledger_client', 'ledger_debit(text,bigint,text,jsonb)'),
-  ('baseledger_client', 'ledger_reserve(text,bigint,interval,text,jsonb)'),
-  ('baseledger_client', 'ledger_settle(text,uuid,bigint,text,jsonb)'),
+  ('baseledger_client', 'ledger_reserve(text,bigint,interval,text,jsonb,text)'),
+  ('baseledger_client', 'ledger_settle(text,uuid,bigint,text,jsonb,boolean)'),
   ('baseledger_client', 'ledger_cancel(text,uuid,text,jsonb)'),
   ('baseledger_client', 'ledger_extend(text,uuid,interval,text)'),
   ('baseledger_client', 'ledger_reserve_batch(text[],bigint[],interval[],text[],jsonb[])'),
@@ -287,13 +356,17 @@ INSERT INTO role_functions VALUES
   ('baseledger_client', 'ledger_reservation(text,uuid)'),
   ('baseledger_client', 'ledger_history(text,bigint,integer)'),
   ('baseledger_client', 'ledger_head(text,bigint)'),
+  ('baseledger_client', 'ledger_policy(text)'),
+  ('baseledger_client', 'ledger_alerts(text,bigint,integer)'),
   ('baseledger_auditor', 'ledger_balance(text)'),
   ('baseledger_auditor', 'ledger_reservation(text,uuid)'),
   ('baseledger_auditor', 'ledger_history(text,bigint,integer)'),
   ('baseledger_auditor', 'ledger_head(text,bigint)'),
-  ('baseledger_auditor', 'ledger_verify(text)');
-SELECT is((SELECT count(*) FROM role_functions WHERE role = 'baseledger_admin'), 20::bigint,
-          'baseledger_admin: every one of the 20 functions of schema ledger');
+  ('baseledger_auditor', 'ledger_verify(text)'),
+  ('baseledger_auditor', 'ledger_policy(text)'),
+  ('baseledger_auditor', 'ledger_alerts(text,bigint,integer)');
+SELECT is((SELECT count(*) FROM role_functions WHERE role = 'baseledger_admin'), 26::bigint,
+          'baseledger_admin: every one of the 26 functions of schema ledger');
 SELECT set_eq(
   format($$ SELECT p.oid::regprocedure::text FROM pg_proc p
              WHERE p.pronamespace = 'ledger'::regnamespace
