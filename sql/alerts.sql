@@ -104,6 +104,9 @@ SELECT p.wallet_id, p.limits->0->>'period' AS period FROM ledger_set_limit('alrt
 SELECT p.wallet_id, jsonb_array_length(p.limits) AS limits FROM ledger_set_limit('alrt/t', 'minute', NULL, 10) p;
 
 -- ---------------------------------------------------------------- setting alerts
+-- Bad input is 22023, a missing required period 22004 (as every NULL required
+-- argument), and a period without an amount limit to take a percentage of is
+-- 55000 (the wallet is not in the state the alert needs).
 
 SELECT pg_temp.state() AS before \gset
 SELECT label, e.code FROM (VALUES

@@ -367,8 +367,8 @@ SELECT * FROM ledger_verify();
 
 -- ---------------------------------------------------------------- a heartbeat
 
--- An extend moves no funds: it is written at the owner only (reserve,
--- debit, settle, cancel and expire are the calls written at every level).
+-- An extend moves no funds, but the hold's new expires_at is written at every
+-- level like the hold itself, so each wallet's history replays on its own.
 SELECT wallet_id FROM ledger_create_wallet('hibeat');
 SELECT wallet_id FROM ledger_create_wallet('hibeat/a', capped => false);
 INSERT INTO calls SELECT 'fund hibeat', * FROM ledger_credit('hibeat', 100, 'fund') RETURNING :shown;

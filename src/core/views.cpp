@@ -5,10 +5,10 @@
 
 namespace baseledger::core {
 
-BalanceView balance_view(const WalletState& wallet, Amount lapsed_amount,
-                         std::int64_t lapsed_count) {
+BalanceView balance_view(const WalletState& wallet, Amount lapsed_amount, std::int64_t lapsed_count,
+                         Amount lapsed_captured) {
   BalanceView v;
-  v.balance = wallet.balance;
+  v.balance = checked_sub(wallet.balance, lapsed_captured);
   v.reserved = checked_sub(wallet.reserved, lapsed_amount);
   v.available = checked_sub(v.balance, v.reserved);
   v.active_reservations = wallet.active_reservations - lapsed_count;

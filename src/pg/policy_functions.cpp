@@ -46,19 +46,30 @@ core::Period period_arg(FunctionCallInfo fcinfo, int n) {
   return *p;
 }
 
-// The wallet_policy composite of the wallet as it is now.
-Datum policy_result(FunctionCallInfo fcinfo, const std::string& wallet_id) {
+// What wallet_policy shows of the wallet now, read inside the session.
+struct PolicyValues {
+  std::string wallet_id;
+  core::Policy policy;
+  policy_storage::PolicyRow limits;
+};
+
+PolicyValues load_policy(const std::string& wallet_id) {
   std::optional<storage::WalletRow> row = storage::load_wallet_for_write(wallet_id);
   if (!row)
     throw LedgerError(sqlstate::wallet_not_found, "wallet not found",
                       "No wallet \"" + wallet_id + "\" exists.");
-  const policy_storage::PolicyRow limits =
-      policy_storage::load_policy_limits(wallet_id, clock_now());
-  Datum values[5] = {storage::text_datum(wallet_id), BoolGetDatum(row->policy.capped),
-                     Int64GetDatum(row->policy.overdraft),
-                     Int32GetDatum(static_cast<int32>(row->policy.max_active.value_or(0))),
-                     limits.limits_json};
-  bool nulls[5] = {false, false, false, !row->policy.max_active.has_value(), limits.limits_null};
+  return PolicyValues{wallet_id, row->policy,
+                      policy_storage::load_policy_limits(wallet_id, clock_now())};
+}
+
+// The wallet_policy composite; formed after the session ended, in the
+// caller's memory (the session's memory goes with it).
+Datum policy_result(FunctionCallInfo fcinfo, const PolicyValues& p) {
+  Datum values[5] = {storage::text_datum(p.wallet_id), BoolGetDatum(p.policy.capped),
+                     Int64GetDatum(p.policy.overdraft),
+                     Int32GetDatum(static_cast<int32>(p.policy.max_active.value_or(0))),
+                     p.limits.limits_json};
+  bool nulls[5] = {false, false, false, !p.policy.max_active.has_value(), p.limits.limits_null};
   return pg_call([&] {
     TupleDesc desc;
     if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
@@ -75,9 +86,9 @@ Datum configure(FunctionCallInfo fcinfo, const std::string& wallet_id, Change&& 
   access::require(wallet_id, access::Need::admin);
   const storage::WalletRow row = locked_wallet(wallet_id);
   change(row);
-  Datum out = policy_result(fcinfo, wallet_id);
+  const PolicyValues values = load_policy(wallet_id);
   storage::finish(session);
-  return out;
+  return policy_result(fcinfo, values);
 }
 
 }  // namespace
@@ -155,9 +166,9 @@ BASELEDGER_SQL_FUNCTION(ledger_policy) {
     const std::string wallet_id = args::wallet_id(fcinfo, 0);
     const storage::Session session = storage::connect();
     access::require(wallet_id, access::Need::read);
-    Datum out = policy_result(fcinfo, wallet_id);
+    const PolicyValues values = load_policy(wallet_id);
     storage::finish(session);
-    return out;
+    return policy_result(fcinfo, values);
   });
 }
 

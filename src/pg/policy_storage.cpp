@@ -288,7 +288,8 @@ void set_alert(const std::string& wallet_id, const std::string& kind, const std:
 
 PolicyRow load_policy_limits(const std::string& wallet_id, Micros at) {
   Datum args[3] = {storage::text_datum(wallet_id), TimestampTzGetDatum(at), tz_datum()};
-  run(q_policy_limits, args, nullptr, true);
+  // Not read-only: the policy just changed in this call must be seen.
+  run(q_policy_limits, args, nullptr, false);
   PolicyRow out;
   out.found = true;
   pg_try([&] {

@@ -35,7 +35,7 @@ BASELEDGER_SQL_FUNCTION(ledger_balance) {
     storage::finish(session);
     if (!row) wallet_not_found(wallet_id);
     const core::BalanceView view =
-        core::balance_view(row->state, row->lapsed_amount, row->lapsed_count);
+        core::balance_view(row->state, row->lapsed_amount, row->lapsed_count, row->lapsed_captured);
     return results::wallet_balance(fcinfo, wallet_id, row->unit, view, row->state.last_seq, now);
   });
 }

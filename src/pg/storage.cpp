@@ -78,11 +78,12 @@ Query q_reservation = {
     nullptr};
 Query q_balance = {
     "SELECT w.unit, w.balance, w.reserved, w.active_reservations, w.last_seq, w.last_at, "
-    "l.amount, l.n FROM ledger.wallets w CROSS JOIN LATERAL ("
-    "SELECT coalesce(sum(s.amount), 0)::bigint AS amount, count(*) AS n FROM ("
-    "SELECT r.amount FROM ledger.reservations r WHERE r.wallet_id = w.wallet_id "
-    "AND r.state = 'active' AND r.expires_at <= $2 UNION ALL "
-    "SELECT r.amount FROM ledger.reservations r WHERE w.children > 0 "
+    "l.amount, l.n, l.captured FROM ledger.wallets w CROSS JOIN LATERAL ("
+    "SELECT coalesce(sum(s.amount), 0)::bigint AS amount, count(*) AS n, "
+    "coalesce(sum(s.amount) FILTER (WHERE s.capture), 0)::bigint AS captured FROM ("
+    "SELECT r.amount, r.on_expire = 'capture' AS capture FROM ledger.reservations r "
+    "WHERE r.wallet_id = w.wallet_id AND r.state = 'active' AND r.expires_at <= $2 UNION ALL "
+    "SELECT r.amount, r.on_expire = 'capture' FROM ledger.reservations r WHERE w.children > 0 "
     "AND r.wallet_id >= w.wallet_id || '/' AND r.wallet_id < w.wallet_id || '0' "
     "AND r.state = 'active' AND r.expires_at <= $2 AND EXISTS (SELECT 1 FROM ledger.wallets d "
     "WHERE d.wallet_id = r.wallet_id AND d.root_id = w.root_id)) s) l WHERE w.wallet_id = $1",
@@ -513,6 +514,7 @@ std::optional<BalanceRow> load_balance(const std::string& wallet_id, Micros now,
     Row r = row(0);
     out.lapsed_amount = r.int64_at(7);
     out.lapsed_count = r.int64_at(8);
+    out.lapsed_captured = r.int64_at(9);
   });
   return out;
 }
@@ -593,8 +595,8 @@ EventCursor* open_event_cursor(const std::string& wallet_id) {
     auto* c = static_cast<EventCursor*>(palloc(sizeof(EventCursor)));
     const Oid events = get_relname_relid("events", get_namespace_oid("ledger", false));
     c->has_origin = get_attnum(events, "origin_wallet_id") != InvalidAttrNumber;
-    c->portal = SPI_cursor_open(
-        nullptr, plan_of(c->has_origin ? q_events : q_events_before_0_3), args, nullptr, true);
+    c->portal = SPI_cursor_open(nullptr, plan_of(c->has_origin ? q_events : q_events_before_0_3),
+                                args, nullptr, true);
     return c;
   });
 }

@@ -105,6 +105,7 @@ struct BalanceRow {
   core::WalletState state;
   core::Amount lapsed_amount = 0;
   std::int64_t lapsed_count = 0;
+  core::Amount lapsed_captured = 0;  // of which on_expire => 'capture'
 };
 // One consistent read of the wallet and of its lapsed holds as of now.
 std::optional<BalanceRow> load_balance(const std::string& wallet_id, core::Micros now,

@@ -141,7 +141,7 @@ BASELEDGER_SQL_FUNCTION(ledger_create_wallet) {
     std::optional<storage::BalanceRow> row = storage::load_balance(wallet_id, now, false);
     storage::finish(session);
     const core::BalanceView view =
-        core::balance_view(row->state, row->lapsed_amount, row->lapsed_count);
+        core::balance_view(row->state, row->lapsed_amount, row->lapsed_count, row->lapsed_captured);
     return results::wallet_balance(fcinfo, wallet_id, row->unit, view, row->state.last_seq, now);
   });
 }
