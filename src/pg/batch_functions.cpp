@@ -169,8 +169,7 @@ void execute_batch(std::vector<Element>& elements) {
       ids.push_back(e.wallet_id);
       for (const std::string& id : tree_write::path_of(e.wallet_id)) locks.push_back(id);
     }
-  std::sort(locks.begin(), locks.end(), tree_write::lock_order);
-  locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
+  tree_write::sort_for_locking(&locks);
   if (locks.empty()) return;
   for (const std::string& id : locks) lock_wallet(core::wallet_lock_key(id));
   std::sort(ids.begin(), ids.end());

@@ -75,7 +75,7 @@ BASELEDGER_SQL_FUNCTION(ledger_expire) {
     // every writer under it; the sweep only tries it, so it never waits.
     std::vector<std::string> owners;
     for (const storage::DueWallet& w : due) owners.push_back(w.wallet_id);
-    std::sort(owners.begin(), owners.end(), tree_write::lock_order);
+    tree_write::sort_for_locking(&owners);
     std::map<std::string, bool> tried;  // first segment -> locked
     std::set<std::string> done;         // trees already swept
 

@@ -97,11 +97,19 @@ std::vector<std::string> path_of(const std::string& wallet_id) {
   return out;
 }
 
-bool lock_order(const std::string& a, const std::string& b) {
-  const std::string ra = path_of(a).front(), rb = path_of(b).front();
-  const std::uint64_t ka = core::wallet_lock_key(ra), kb = core::wallet_lock_key(rb);
-  if (ka != kb) return ka < kb;
-  return a < b;
+void sort_for_locking(std::vector<std::string>* ids) {
+  std::vector<std::pair<std::uint64_t, std::string>> keyed;
+  keyed.reserve(ids->size());
+  for (std::string& id : *ids) {
+    const std::size_t slash = id.find('/');
+    const std::string_view first =
+        slash == std::string::npos ? std::string_view(id) : std::string_view(id).substr(0, slash);
+    keyed.emplace_back(core::wallet_lock_key(first), std::move(id));
+  }
+  std::sort(keyed.begin(), keyed.end());
+  keyed.erase(std::unique(keyed.begin(), keyed.end()), keyed.end());
+  ids->clear();
+  for (auto& [key, id] : keyed) ids->push_back(std::move(id));
 }
 
 void lock_path(const std::string& wallet_id) {

@@ -15,9 +15,10 @@ namespace baseledger::pg::tree_write {
 // The wallet's path, root first: "a", "a/b", "a/b/c".
 std::vector<std::string> path_of(const std::string& wallet_id);
 
-// The order every caller takes wallet locks in: by tree (the root's lock
-// key), then by id, which puts every ancestor before its descendants.
-bool lock_order(const std::string& a, const std::string& b);
+// Sorts wallet ids (and drops duplicates) into the order every caller takes
+// wallet locks in: by tree (the lock key of the id's first segment), then by
+// id, which puts every ancestor before its descendants.
+void sort_for_locking(std::vector<std::string>* ids);
 
 // Locks the wallet's path, root first.
 void lock_path(const std::string& wallet_id);
