@@ -13,17 +13,12 @@ ALTER TABLE @extschema@.wallets
   ADD COLUMN children integer NOT NULL DEFAULT 0,
   ADD COLUMN has_limits boolean NOT NULL DEFAULT false,
   ADD COLUMN has_alerts boolean NOT NULL DEFAULT false,
-  ADD CONSTRAINT wallets_overdraft_not_negative CHECK (overdraft >= 0),
-  ADD CONSTRAINT wallets_max_active_not_negative CHECK (max_active >= 0),
   DROP CONSTRAINT wallets_available_not_negative,
   -- A capped wallet never goes below its credit line; an uncapped one only
-  -- tracks what its subtree spends.
+  -- tracks what its subtree spends. (The policy columns are checked by the
+  -- functions that set them: every CHECK here is evaluated on every write.)
   ADD CONSTRAINT wallets_available_within_credit_line
     CHECK (NOT capped OR balance - reserved >= -overdraft);
-COMMENT ON CONSTRAINT wallets_overdraft_not_negative ON @extschema@.wallets IS
-  'A credit line is not negative';
-COMMENT ON CONSTRAINT wallets_max_active_not_negative ON @extschema@.wallets IS
-  'A concurrency cap is not negative';
 COMMENT ON CONSTRAINT wallets_available_within_credit_line ON @extschema@.wallets IS
   'A capped wallet''s available funds never go below minus its credit line';
 COMMENT ON COLUMN @extschema@.wallets.capped IS
@@ -51,12 +46,9 @@ COMMENT ON COLUMN @extschema@.events.origin_wallet_id IS
   'On an ancestor''s event: the wallet whose call or hold it records; NULL on the wallet''s own events';
 
 ALTER TABLE @extschema@.reservations
-  ADD COLUMN on_expire text NOT NULL DEFAULT 'refund',
-  ADD CONSTRAINT reservations_on_expire CHECK (on_expire IN ('refund', 'capture'));
-COMMENT ON CONSTRAINT reservations_on_expire ON @extschema@.reservations IS
-  'Expiry refunds or captures';
-COMMENT ON COLUMN @extschema@.reservations.on_expire IS
-  'What expiry does: refund the hold (default), or capture it (for calls known to be billed)';
+  ADD COLUMN capture_on_expire boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN @extschema@.reservations.capture_on_expire IS
+  'on_expire => ''capture'': expiry charges the hold (for calls known to be billed) instead of refunding it';
 
 ALTER TYPE @extschema@.reservation_status ADD ATTRIBUTE on_expire text;
 COMMENT ON COLUMN @extschema@.reservation_status.on_expire IS 'refund or capture';

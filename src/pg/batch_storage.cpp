@@ -54,7 +54,7 @@ Query q_keys = {
     CURSOR_OPT_CUSTOM_PLAN};
 Query q_due = {
     "SELECT r.wallet_id, r.reservation_id, r.amount, r.captured, r.expires_at, r.created_at, "
-    "r.updated_at, r.on_expire = 'capture' FROM ledger.reservations r "
+    "r.updated_at, r.capture_on_expire FROM ledger.reservations r "
     "WHERE r.wallet_id = ANY ($1) AND r.state = 'active' AND r.expires_at <= $2",
     2,
     {TEXTARRAYOID, TIMESTAMPTZOID},
@@ -62,7 +62,7 @@ Query q_due = {
     CURSOR_OPT_CUSTOM_PLAN};
 Query q_reservations = {
     "SELECT r.wallet_id, r.reservation_id, r.amount, r.captured, r.expires_at, r.created_at, "
-    "r.updated_at, r.state::text, r.on_expire = 'capture' "
+    "r.updated_at, r.state::text, r.capture_on_expire "
     "FROM unnest($1::text[], $2::uuid[]) AS t(wallet_id, reservation_id) "
     "JOIN ledger.reservations r "
     "ON r.wallet_id = t.wallet_id AND r.reservation_id = t.reservation_id",

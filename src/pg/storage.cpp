@@ -52,7 +52,7 @@ Query q_find_key = {
     nullptr};
 Query q_due = {
     "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, "
-    "on_expire = 'capture' "
+    "capture_on_expire "
     "FROM ledger.reservations WHERE wallet_id = $1 AND state = 'active' AND expires_at <= $2 "
     "ORDER BY expires_at LIMIT $3",
     3,
@@ -62,7 +62,7 @@ Query q_due = {
 // under it ("root/" <= id < "root0": '0' follows '/' in byte order).
 Query q_due_tree = {
     "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, "
-    "on_expire = 'capture', wallet_id "
+    "capture_on_expire, wallet_id "
     "FROM ledger.reservations WHERE state = 'active' AND expires_at <= $2 AND "
     "(wallet_id = $1 OR (wallet_id >= $1 || '/' AND wallet_id < $1 || '0')) "
     "ORDER BY expires_at LIMIT $3",
@@ -71,7 +71,7 @@ Query q_due_tree = {
     nullptr};
 Query q_reservation = {
     "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, state::text, "
-    "on_expire = 'capture' "
+    "capture_on_expire "
     "FROM ledger.reservations WHERE wallet_id = $1 AND reservation_id = $2",
     2,
     {TEXTOID, UUIDOID},
@@ -81,9 +81,9 @@ Query q_balance = {
     "l.amount, l.n, l.captured FROM ledger.wallets w CROSS JOIN LATERAL ("
     "SELECT coalesce(sum(s.amount), 0)::bigint AS amount, count(*) AS n, "
     "coalesce(sum(s.amount) FILTER (WHERE s.capture), 0)::bigint AS captured FROM ("
-    "SELECT r.amount, r.on_expire = 'capture' AS capture FROM ledger.reservations r "
+    "SELECT r.amount, r.capture_on_expire AS capture FROM ledger.reservations r "
     "WHERE r.wallet_id = w.wallet_id AND r.state = 'active' AND r.expires_at <= $2 UNION ALL "
-    "SELECT r.amount, r.on_expire = 'capture' FROM ledger.reservations r WHERE w.children > 0 "
+    "SELECT r.amount, r.capture_on_expire FROM ledger.reservations r WHERE w.children > 0 "
     "AND r.wallet_id >= w.wallet_id || '/' AND r.wallet_id < w.wallet_id || '0' "
     "AND r.state = 'active' AND r.expires_at <= $2 AND EXISTS (SELECT 1 FROM ledger.wallets d "
     "WHERE d.wallet_id = r.wallet_id AND d.root_id = w.root_id)) s) l WHERE w.wallet_id = $1",
@@ -127,7 +127,7 @@ Query q_wallet_snapshot = {
     nullptr};
 Query q_wallet_reservations = {
     "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, state::text, "
-    "on_expire = 'capture' "
+    "capture_on_expire "
     "FROM ledger.reservations r WHERE r.wallet_id = $1 OR "
     "(r.wallet_id >= $1 || '/' AND r.wallet_id < $1 || '0' AND EXISTS ("
     "SELECT 1 FROM ledger.wallets d, ledger.wallets w WHERE d.wallet_id = r.wallet_id "

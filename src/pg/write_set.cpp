@@ -38,12 +38,14 @@ spi::Query q_write = {
     "  RETURNING 1"
     "), ri AS ("
     "  INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
-    "    expires_at, created_at, updated_at, on_expire) "
+    "    expires_at, created_at, updated_at, capture_on_expire) "
     "  SELECT wallet_id, reservation_id, amount, captured, state::ledger.reservation_state, "
-    "    expires_at, created_at, updated_at, on_expire "
+    "    expires_at, created_at, updated_at, capture_on_expire "
     "  FROM unnest($19::text[], $20::uuid[], $21::bigint[], $22::bigint[], $23::text[], "
-    "    $24::timestamptz[], $25::timestamptz[], $26::timestamptz[], $36::text[]) AS r(wallet_id, "
-    "    reservation_id, amount, captured, state, expires_at, created_at, updated_at, on_expire) "
+    "    $24::timestamptz[], $25::timestamptz[], $26::timestamptz[], $36::boolean[]) AS "
+    "r(wallet_id, "
+    "    reservation_id, amount, captured, state, expires_at, created_at, updated_at, "
+    "    capture_on_expire) "
     "  RETURNING 1"
     "), ru AS ("
     "  UPDATE ledger.reservations r SET captured = u.captured, "
@@ -64,7 +66,7 @@ spi::Query q_write = {
      INT8ARRAYOID,        INT8ARRAYOID,        TEXTARRAYOID,        TIMESTAMPTZARRAYOID,
      TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,        UUIDARRAYOID,
      INT8ARRAYOID,        TEXTARRAYOID,        TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-     BYTEAARRAYOID,       BYTEAARRAYOID,       TEXTARRAYOID,        TEXTARRAYOID},
+     BYTEAARRAYOID,       BYTEAARRAYOID,       TEXTARRAYOID,        BOOLARRAYOID},
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
 
@@ -88,11 +90,11 @@ spi::Query q_one_event = {
     nullptr};
 spi::Query q_one_insert_reservation = {
     "INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
-    "expires_at, created_at, updated_at, on_expire) "
+    "expires_at, created_at, updated_at, capture_on_expire) "
     "VALUES ($1, $2, $3, $4, $5::ledger.reservation_state, $6, $7, $8, $9)",
     9,
     {TEXTOID, UUIDOID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-     TEXTOID},
+     BOOLOID},
     nullptr};
 spi::Query q_one_update_reservation = {
     "UPDATE ledger.reservations SET captured = $3, state = $4::ledger.reservation_state, "
@@ -170,7 +172,7 @@ bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
   args[24] = BoolGetDatum(!set.updated.empty());
   // The event's hash is the wallet's new head.
   args[25] = storage::bytea_datum(w.state.last_hash.data(), w.state.last_hash.size());
-  args[26] = storage::text_datum(r && r->capture_on_expire ? "capture" : "refund");
+  args[26] = BoolGetDatum(r && r->capture_on_expire);
   return !row.origin;
 }
 
@@ -254,10 +256,10 @@ static void array_args(const WriteSet& set, Datum* args) {
     const std::size_t n = set.inserted.size();
     ArrayColumn wallet(TEXTOID, n), rid(UUIDOID, n), amount(INT8OID, n), captured(INT8OID, n),
         state(TEXTOID, n), expires_at(TIMESTAMPTZOID, n), created_at(TIMESTAMPTZOID, n),
-        updated_at(TIMESTAMPTZOID, n), on_expire(TEXTOID, n);
+        updated_at(TIMESTAMPTZOID, n), capture(BOOLOID, n);
     for (std::size_t i = 0; i < n; ++i) {
       const core::Reservation& r = *set.inserted[i].reservation;
-      on_expire.set(i, storage::text_datum(r.capture_on_expire ? "capture" : "refund"));
+      capture.set(i, BoolGetDatum(r.capture_on_expire));
       wallet.set(i, storage::text_datum(*set.inserted[i].wallet_id));
       rid.set(i, storage::uuid_datum(r.id));
       amount.set(i, Int64GetDatum(r.amount));
@@ -270,7 +272,7 @@ static void array_args(const WriteSet& set, Datum* args) {
     Datum cols[8] = {wallet.build(), rid.build(),        amount.build(),     captured.build(),
                      state.build(),  expires_at.build(), created_at.build(), updated_at.build()};
     std::copy(cols, cols + 8, args + 18);
-    args[35] = on_expire.build();
+    args[35] = capture.build();
   }
   {
     const std::size_t n = set.updated.size();

@@ -23,6 +23,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 . test/lib/checks.sh
+# The version the package carries: baseledger.control's default_version.
+version=$(sed -nE "s/^default_version = '([^']+)'/\1/p" baseledger.control)
 pkg=postgresql-15-baseledger
 export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 
@@ -50,11 +52,11 @@ if [ "${1:-}" = --inside ]; then
        done)"
 
   # With the files above gone, the module that answers is the package's.
-  expect_eq "CREATE EXTENSION baseledger from the package, and a call into its module" "0.2.0|deb/agent" \
+  expect_eq "CREATE EXTENSION baseledger from the package, and a call into its module" "$version|deb-agent" \
     "$(bash scripts/with-cluster.sh psql -X -At -v ON_ERROR_STOP=1 \
          -c "SET client_min_messages = warning" -c "CREATE EXTENSION baseledger" \
          -c "SELECT extversion FROM pg_extension WHERE extname = 'baseledger'" \
-         -c "SELECT wallet_id FROM ledger.ledger_create_wallet('deb/agent')" 2>&1 |
+         -c "SELECT wallet_id FROM ledger.ledger_create_wallet('deb-agent')" 2>&1 |
        grep -vE '^(Creating|Dropping) ' | tail -2 | paste -sd'|')"
 
   # The database suites against the installed files: debian/tests/installcheck.
@@ -84,7 +86,7 @@ bash scripts/install-packaging-deps.sh >/dev/null || not_ok "scripts/install-pac
 
 work=$(mktemp -d /tmp/baseledger-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-src=$work/baseledger-0.2.0
+src=$work/baseledger-$version
 mkdir -p "$src"
 # The sources as git sees them (tracked files and new ones not ignored), or
 # the whole tree outside a git checkout; never build outputs.
@@ -106,7 +108,7 @@ fi
 grep -E 'pg_buildext|dh_auto_install|dpkg-deb: building' "$log" | sed 's/^/# /'
 
 deb=$(ls "$work"/${pkg}_*.deb 2>/dev/null | head -1)
-expect_eq "one .deb was built" "${pkg}_0.2.0_$(dpkg --print-architecture).deb" "$(basename "$deb")"
+expect_eq "one .deb was built" "${pkg}_${version}_$(dpkg --print-architecture).deb" "$(basename "$deb")"
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|')
 for f in /usr/lib/postgresql/15/lib/baseledger.so /usr/share/postgresql/15/extension/baseledger.control \
   $(ls sql/baseledger--*.sql | sed 's|^sql/|/usr/share/postgresql/15/extension/|'); do
