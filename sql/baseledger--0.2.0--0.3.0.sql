@@ -7,24 +7,22 @@
 -- ---------------------------------------------------------------- policies on wallets
 
 ALTER TABLE @extschema@.wallets
-  ADD COLUMN capped boolean NOT NULL DEFAULT true,
-  ADD COLUMN overdraft bigint NOT NULL DEFAULT 0,
+  ADD COLUMN overdraft bigint DEFAULT 0,
   ADD COLUMN max_active integer,
   ADD COLUMN children integer NOT NULL DEFAULT 0,
   ADD COLUMN has_limits boolean NOT NULL DEFAULT false,
   ADD COLUMN has_alerts boolean NOT NULL DEFAULT false,
   DROP CONSTRAINT wallets_available_not_negative,
-  -- A capped wallet never goes below its credit line; an uncapped one only
-  -- tracks what its subtree spends. (The policy columns are checked by the
-  -- functions that set them: every CHECK here is evaluated on every write.)
+  -- A capped wallet never goes below its credit line; an uncapped one (no
+  -- credit line: NULL) only tracks what its subtree spends. Every CHECK is
+  -- evaluated on every write of the row, so this is the only one the policy
+  -- adds: the policy columns are checked by the functions that set them.
   ADD CONSTRAINT wallets_available_within_credit_line
-    CHECK (NOT capped OR balance - reserved >= -overdraft);
+    CHECK (balance - reserved >= -overdraft);
 COMMENT ON CONSTRAINT wallets_available_within_credit_line ON @extschema@.wallets IS
   'A capped wallet''s available funds never go below minus its credit line';
-COMMENT ON COLUMN @extschema@.wallets.capped IS
-  'false: the wallet has no budget of its own (it tracks spending) and only its ancestors bound it';
 COMMENT ON COLUMN @extschema@.wallets.overdraft IS
-  'Credit line: available may go down to -overdraft';
+  'Credit line: available may go down to -overdraft; NULL for an uncapped wallet, which has no budget of its own (it tracks spending) and is bound by its ancestors only';
 COMMENT ON COLUMN @extschema@.wallets.max_active IS
   'Concurrency cap: at most this many active reservations in the subtree; NULL for none';
 COMMENT ON COLUMN @extschema@.wallets.children IS 'Number of direct child wallets';

@@ -22,21 +22,21 @@ using spi::run;
 
 Query q_wallet_rc = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
-    "capped, overdraft, max_active, children, has_limits, has_alerts, root_id "
+    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, root_id "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},
     nullptr};
 Query q_wallet_rr = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
-    "capped, overdraft, max_active, children, has_limits, has_alerts, root_id "
+    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, root_id "
     "FROM ledger.wallets WHERE wallet_id = $1 FOR NO KEY UPDATE",
     1,
     {TEXTOID},
     nullptr};
 Query q_insert_wallet = {
-    "INSERT INTO ledger.wallets (wallet_id, unit, created_at, metadata, capped, root_id) "
-    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (wallet_id) DO NOTHING",
+    "INSERT INTO ledger.wallets (wallet_id, unit, created_at, metadata, overdraft, root_id) "
+    "VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN 0 END, $6) ON CONFLICT (wallet_id) DO NOTHING",
     6,
     {TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID, BOOLOID, TEXTOID},
     nullptr};
@@ -120,7 +120,7 @@ Query q_history = {
     nullptr};
 Query q_wallet_snapshot = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
-    "capped, overdraft, max_active, children, has_limits, has_alerts, root_id "
+    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, root_id "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},

@@ -83,7 +83,7 @@ SELECT has_table('ledger', 'alerts', 'table ledger.alerts exists');
 
 SELECT columns_are('ledger', 'wallets',
   ARRAY['wallet_id', 'unit', 'balance', 'reserved', 'active_reservations', 'last_seq',
-        'last_at', 'created_at', 'metadata', 'last_hash', 'capped', 'overdraft', 'max_active',
+        'last_at', 'created_at', 'metadata', 'last_hash', 'overdraft', 'max_active',
         'children', 'has_limits', 'has_alerts', 'root_id'],
   'ledger.wallets has exactly the expected columns');
 SELECT columns_are('ledger', 'events',
@@ -93,7 +93,7 @@ SELECT columns_are('ledger', 'events',
   'ledger.events has exactly the expected columns');
 SELECT columns_are('ledger', 'reservations',
   ARRAY['reservation_id', 'wallet_id', 'amount', 'captured', 'state', 'expires_at',
-        'created_at', 'updated_at', 'on_expire'],
+        'created_at', 'updated_at', 'capture_on_expire'],
   'ledger.reservations has exactly the expected columns');
 SELECT columns_are('ledger', 'grants',
   ARRAY['wallet_id', 'role_id', 'privilege', 'granted_at'],
@@ -124,8 +124,7 @@ INSERT INTO expected_columns VALUES
   ('wallets', 'created_at',          'timestamp with time zone', true),
   ('wallets', 'metadata',            'jsonb',                    false),
   ('wallets', 'last_hash',           'bytea',                    false),
-  ('wallets', 'capped',              'boolean',                  true),
-  ('wallets', 'overdraft',           'bigint',                   true),
+  ('wallets', 'overdraft',           'bigint',                   false),
   ('wallets', 'max_active',          'integer',                  false),
   ('wallets', 'children',            'integer',                  true),
   ('wallets', 'has_limits',          'boolean',                  true),
@@ -153,7 +152,7 @@ INSERT INTO expected_columns VALUES
   ('reservations', 'expires_at',     'timestamp with time zone', true),
   ('reservations', 'created_at',     'timestamp with time zone', true),
   ('reservations', 'updated_at',     'timestamp with time zone', true),
-  ('reservations', 'on_expire',      'text',                     true),
+  ('reservations', 'capture_on_expire', 'boolean',             true),
   ('grants', 'wallet_id',            'text',                     true),
   ('grants', 'role_id',              'regrole',                  true),
   ('grants', 'privilege',            'text',                     true),
@@ -250,24 +249,19 @@ SELECT results_eq($$
    WHERE conrelid = 'ledger.wallets'::regclass AND contype = 'c'
    ORDER BY conname
 $$, $$ VALUES ('wallets_available_within_credit_line',
-               'CHECK (((NOT capped) OR ((balance - reserved) >= (- overdraft))))'),
-              ('wallets_max_active_not_negative', 'CHECK ((max_active >= 0))'),
-              ('wallets_overdraft_not_negative', 'CHECK ((overdraft >= 0))'),
+               'CHECK (((balance - reserved) >= (- overdraft)))'),
               ('wallets_reserved_not_negative', 'CHECK ((reserved >= 0))') $$,
-  'ledger.wallets checks that a capped wallet stays within its credit line, and that reserved, the credit line and the concurrency cap are not negative');
--- Holds refund or capture on expiry.
+  'ledger.wallets checks that a capped wallet stays within its credit line (an uncapped one has none: NULL) and that reserved is not negative');
+-- Every CHECK is evaluated on every write of a row: holds have none.
 SELECT results_eq($$
-  SELECT conname::text COLLATE "default", pg_get_constraintdef(oid)
-    FROM pg_constraint
+  SELECT count(*)::integer FROM pg_constraint
    WHERE conrelid = 'ledger.reservations'::regclass AND contype = 'c'
-   ORDER BY conname
-$$, $$ VALUES ('reservations_on_expire',
-               'CHECK ((on_expire = ANY (ARRAY[''refund''::text, ''capture''::text])))') $$,
-  'ledger.reservations checks that on_expire is refund or capture');
-SELECT col_default_is('ledger', 'reservations', 'on_expire', 'refund',
-                      'ledger.reservations.on_expire defaults to refund');
-SELECT col_default_is('ledger', 'wallets', 'capped', 'true',
-                      'ledger.wallets.capped defaults to true');
+$$, $$ VALUES (0) $$,
+  'ledger.reservations has no CHECK constraint');
+SELECT col_default_is('ledger', 'reservations', 'capture_on_expire', 'false',
+                      'ledger.reservations.capture_on_expire defaults to false (refund)');
+SELECT col_default_is('ledger', 'wallets', 'overdraft', '0',
+                      'ledger.wallets.overdraft defaults to 0: capped, no credit line');
 -- The hash chain: every event's hash is a SHA-256 (32 bytes).
 SELECT results_eq($$
   SELECT conname::text COLLATE "default", pg_get_constraintdef(oid)
