@@ -250,7 +250,7 @@ SELECT 'x1' AS label, * FROM pg_temp.call('x1', $$ledger_reserve('ovg-exp', 30, 
 SELECT 'x2' AS label, * FROM pg_temp.call('x2', $$ledger_reserve('ovg-exp', 20, '10 minutes', 'x2')$$);
 SELECT 'x3' AS label, * FROM pg_temp.call('x3', $$ledger_reserve('ovg-exp', 10, '1 hour', 'x3', on_expire => 'capture')$$);
 SELECT h.* FROM unnest(ARRAY['x1', 'x2', 'x3']) l, pg_temp.hold(l) h;
-SELECT c.label, r.on_expire FROM calls c JOIN ledger.reservations r USING (reservation_id)
+SELECT c.label, r.capture_on_expire FROM calls c JOIN ledger.reservations r USING (reservation_id)
  WHERE c.label IN ('x1', 'x2', 'x3') ORDER BY c.label;
 -- 11 minutes on, before any sweep: the lapsed holds no longer count as held;
 -- available is 100 - 30 captured - 10 held.
@@ -281,7 +281,7 @@ SELECT * FROM pg_temp.bal('ovg-tree', 'ovg-tree/a');
 -- Batches take no on_expire: their holds refund.
 SELECT ordinal, sqlstate, kind, amount FROM ledger_reserve_batch(ARRAY['ovg-exp'], ARRAY[1]::bigint[],
   ARRAY['1 hour']::interval[], ARRAY['batch-1']);
-SELECT r.on_expire FROM ledger.reservations r JOIN ledger.events e USING (wallet_id, reservation_id)
+SELECT r.capture_on_expire FROM ledger.reservations r JOIN ledger.events e USING (wallet_id, reservation_id)
  WHERE e.wallet_id = 'ovg-exp' AND e.idempotency_key = 'batch-1';
 
 SELECT * FROM ledger_verify();
