@@ -19,7 +19,7 @@ RESET client_min_messages;
 -- Types are compared as format_type() prints them: unqualified when visible.
 SET search_path = ledger, public;
 
-SELECT plan(208);
+SELECT plan(206);
 
 -- ---------------------------------------------------------------- schema
 
