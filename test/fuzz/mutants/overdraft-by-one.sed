@@ -1,3 +1,3 @@
 # file: decide.cpp
 # The funds check lets a debit or reserve exceed available by one unit.
-s/if (w.available() < amount)/if (w.available() < amount - 1)/
+s/return checked_sub(l.state.available(), amount) >= floor;/return checked_sub(l.state.available(), amount) >= floor - 1;/
