@@ -71,22 +71,22 @@ if [ "${1:-}" = --inside ]; then
   # A ledger in the container's database, with a hold that lapsed long ago:
   # its wallet's events happen an hour back on the ledger's clock.
   expect_ok "a budget is reserved and settled in $db" q -d "$db" \
-    -c "SELECT 1 FROM ledger.ledger_create_wallet('docker/agent')" \
-    -c "SELECT 1 FROM ledger.ledger_credit('docker/agent', 1000, 'fund')" \
-    -c "SELECT 1 FROM ledger.ledger_settle('docker/agent',
-          (SELECT reservation_id FROM ledger.ledger_reserve('docker/agent', 300, '1 minute', 'call-1')),
+    -c "SELECT 1 FROM ledger.ledger_create_wallet('docker-agent')" \
+    -c "SELECT 1 FROM ledger.ledger_credit('docker-agent', 1000, 'fund')" \
+    -c "SELECT 1 FROM ledger.ledger_settle('docker-agent',
+          (SELECT reservation_id FROM ledger.ledger_reserve('docker-agent', 300, '1 minute', 'call-1')),
           120, 'call-1/settle')"
   expect_ok "a hold lapses unseen" q -d "$db" \
-    -c "SELECT 1 FROM ledger.ledger_create_wallet('docker/crashed')" \
+    -c "SELECT 1 FROM ledger.ledger_create_wallet('docker-crashed')" \
     -c "SET baseledger.clock_offset = '-1h'" \
-    -c "SELECT 1 FROM ledger.ledger_credit('docker/crashed', 50, 'fund')" \
-    -c "SELECT 1 FROM ledger.ledger_reserve('docker/crashed', 40, '1 minute', 'call-1')"
+    -c "SELECT 1 FROM ledger.ledger_credit('docker-crashed', 50, 'fund')" \
+    -c "SELECT 1 FROM ledger.ledger_reserve('docker-crashed', 40, '1 minute', 'call-1')"
   expect_eq "the lapsed hold waits for the sweep" "1" \
     "$(q -d "$db" -c "SELECT count(*) FROM ledger.lapsed_reservations")"
   # pg_cron starts jobs on the minute: wait up to 75 seconds for the refund.
   refunded=
   for _ in $(seq 1 75); do
-    refunded=$(q -d "$db" -c "SELECT count(*) FROM ledger.events WHERE wallet_id = 'docker/crashed' AND kind = 'expire'")
+    refunded=$(q -d "$db" -c "SELECT count(*) FROM ledger.events WHERE wallet_id = 'docker-crashed' AND kind = 'expire'")
     [ "$refunded" = 1 ] && break
     sleep 1
   done
@@ -94,7 +94,7 @@ if [ "${1:-}" = --inside ]; then
   expect_eq "the job's run succeeded" "succeeded" \
     "$(q -d "$cron_db" -c "SELECT d.status FROM cron.job_run_details d JOIN cron.job j USING (jobid)
                           WHERE j.jobname = 'baseledger-expire' ORDER BY d.runid DESC LIMIT 1")"
-  expect_eq "balances after the sweep" "docker/agent|880|880|docker/crashed|50|50" \
+  expect_eq "balances after the sweep" "docker-agent|880|880|docker-crashed|50|50" \
     "$(q -d "$db" -c "SELECT wallet_id, balance, available FROM ledger.wallet_tree WHERE is_wallet ORDER BY wallet_id" | paste -sd'|')"
   expect_eq "ledger_verify() finds nothing" "" \
     "$(q -d "$db" -c "SELECT wallet_id || ': ' || problem FROM ledger.ledger_verify()")"
