@@ -94,7 +94,7 @@ BASELEDGER_SQL_FUNCTION(ledger_expire) {
         const std::string root = wallet->is_root(owner) ? owner : wallet->root_id;
         if (done.insert(root).second) {
           tree_write::lock_path(root);
-          expired += tree_write::expire_tree(root);
+          expired += tree_write::expire_tree(root, max_rows - expired);
         }
         continue;
       }

@@ -58,11 +58,12 @@ core::Micros first_step(const core::TreeInput& in) {
 // Loads the tree's due holds, and locks and loads the wallets that own them
 // and their ancestors. A wallet loaded late may have a later last event,
 // which moves the horizon; a few rounds settle it.
-void load_tree_due(const std::string& root, core::TreeInput* in) {
+void load_tree_due(const std::string& root, core::TreeInput* in,
+                   std::int64_t limit = tree_due_max) {
   for (int round = 0; round < 4; ++round) {
     const core::Micros t0 = first_step(*in);
     std::vector<storage::OwnedHold> holds =
-        storage::load_due_tree(root, t0 + core::due_margin, tree_due_max);
+        storage::load_due_tree(root, t0 + core::due_margin, limit);
     std::map<std::string, std::size_t> index;
     for (std::size_t i = 0; i < in->wallets.size(); ++i) index[in->wallets[i].wallet_id] = i;
     for (const storage::OwnedHold& h : holds) {
@@ -185,14 +186,14 @@ void store(const core::TreeDecision& decision, const storage::CommandRecord& rec
   }
 }
 
-std::int64_t expire_tree(const std::string& root) {
+std::int64_t expire_tree(const std::string& root, std::int64_t max_rows) {
   std::optional<storage::WalletRow> row = storage::load_wallet_for_write(root);
   if (!row) return 0;
   core::TreeInput in;
   in.clock = clock_now();
   in.wallets.push_back(level_of(root, *row));
   in.path_size = 1;
-  load_tree_due(root, &in);
+  load_tree_due(root, &in, std::min(max_rows, tree_due_max));
   if (in.due.empty()) return 0;
   const core::TreeDecision decision = core::decide_tree(in, nullptr);
   store(decision, storage::CommandRecord{});

@@ -38,8 +38,8 @@ Prepared prepare(const std::string& wallet_id, const std::string& key, const cor
 // Stores a decision: events, projections, reservations, period use, alerts.
 void store(const core::TreeDecision& decision, const storage::CommandRecord& record);
 
-// Expires every lapsed hold of the root's tree (the root's lock held);
-// returns how many.
-std::int64_t expire_tree(const std::string& root);
+// Expires up to max_rows lapsed holds of the root's tree, soonest lapsed
+// first (the root's lock held); returns how many.
+std::int64_t expire_tree(const std::string& root, std::int64_t max_rows);
 
 }  // namespace baseledger::pg::tree_write
