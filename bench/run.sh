@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: bash bench/run.sh [--quick] [--duration S] [--clients "8 32"] [--out DIR]
+#                          [--workloads LIST] [--destdir DIR]
 #
 # The benchmark suite. Starts its own throwaway PostgreSQL 15 cluster with the
 # durable configuration below, loads funded wallets, runs every workload with
@@ -17,6 +18,10 @@
 #   --destdir DIR use the extension installed under DIR by
 #                 `make install DESTDIR=DIR` instead of the system-wide one
 #                 (Debian's extension_destdir), to measure a build in peace
+#   --workloads L only these workloads (comma or space separated; default
+#                 all): storage reserve reserve_plpgsql cycle hot hierarchy
+#                 balance batch_reserve batch_cycle expire. The hierarchy's
+#                 ratio to the flat cycle needs cycle in the same run.
 #
 # Exits non-zero when a workload breaks (an error, an aborted client, a wrong
 # count), never because of a timing.
@@ -48,6 +53,7 @@ cluster_conf=(
 
 quick=0
 duration=
+workloads=
 clients=
 out=
 destdir=
@@ -74,8 +80,13 @@ while [ $# -gt 0 ]; do
       shift
       ;;
     --destdir=*) destdir=${1#*=} ;;
+    --workloads)
+      workloads=${2:?--workloads needs a list}
+      shift
+      ;;
+    --workloads=*) workloads=${1#*=} ;;
     -h | --help)
-      sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -98,6 +109,23 @@ else
   storage_cycles=20000
 fi
 batch=1000
+# The hierarchy workload's tree: one org, 10 teams, 10 agents per team.
+tree_teams=10
+tree_agents=10
+
+all_workloads="storage reserve reserve_plpgsql cycle hot hierarchy balance batch_reserve batch_cycle expire"
+workloads=$(tr ',' ' ' <<<"${workloads:-$all_workloads}" | xargs)
+for w in $workloads; do
+  case " $all_workloads " in
+    *" $w "*) ;;
+    *)
+      echo "run.sh: unknown workload $w (one of: $all_workloads)" >&2
+      exit 2
+      ;;
+  esac
+done
+# wanted KEY: whether this run measures the workload KEY.
+wanted() { case " $workloads " in *" $1 "*) return 0 ;; esac; return 1; }
 
 if [ "${BENCH_IN_CLUSTER:-}" != 1 ]; then
   # A random free port, as scripts/with-cluster.sh does, so that two runs on
@@ -123,7 +151,7 @@ if [ "${BENCH_IN_CLUSTER:-}" != 1 ]; then
   # -t keeps the cluster in a private temporary directory even as root.
   exec pg_virtualenv -t -v 15 "${opts[@]}" bash "$0" --duration "$duration" \
     --clients "$clients" --out "$out" ${destdir:+--destdir "$destdir"} \
-    $([ "$quick" = 1 ] && echo --quick)
+    --workloads "$workloads" $([ "$quick" = 1 ] && echo --quick)
 fi
 unset BENCH_IN_CLUSTER
 
@@ -149,6 +177,20 @@ createdb bench
 started=$(date +%s)
 psql_q -v wallets="$wallets" -f "$here/setup.sql" >"$logs/setup.out"
 say "    loaded in $(($(date +%s) - started)) s"
+
+# The hierarchy workload needs wallet trees (baseledger 0.3.0): on an older
+# build its rows say "not available". Once the version has them, a failure to
+# load the tree is a failure of the run.
+extversion=$(psql_q -c "SELECT extversion FROM pg_extension WHERE extname = 'baseledger'")
+hierarchy_available=$(psql_q -c "SELECT string_to_array('$extversion', '.')::int[] >= '{0,3,0}'")
+if wanted hierarchy && [ "$hierarchy_available" = t ]; then
+  say "==> the hierarchy's tree: org, $tree_teams teams, $((tree_teams * tree_agents)) agents"
+  if ! psql_q -v teams="$tree_teams" -v agents="$tree_agents" -f "$here/hierarchy_setup.sql" \
+    >"$logs/hierarchy-setup.out" 2>&1; then
+    say "    loading the tree failed: $(grep -m1 ERROR "$logs/hierarchy-setup.out" || tail -1 "$logs/hierarchy-setup.out")"
+    hierarchy_available=broken
+  fi
+fi
 
 mem_kb=$(awk '/^MemTotal/ {print $2}' /proc/meminfo)
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -211,7 +253,7 @@ run_point() {
   read -r busy0 total0 < <(cpu_ticks)
   pgbench -n -f "$here/$script" -c "$c" -j 2 -T "$duration" -M prepared \
     -D n=0 -D run="$point" -D wallets="$wallets" -D batch="$batch" \
-    -l --log-prefix="$logs/$name" >"$logs/$name.out" 2>&1 || rc=$?
+    -D teams="$tree_teams" -D agents="$tree_agents" -l --log-prefix="$logs/$name" >"$logs/$name.out" 2>&1 || rc=$?
   read -r busy1 total1 < <(cpu_ticks)
   lsn1=$(psql_q -c 'SELECT pg_current_wal_insert_lsn()')
   local tps processed
@@ -288,36 +330,80 @@ run_batch_point() {
   paired "$key" "$label" "$script" "$c" "$per" rows/s
 }
 
+run_hierarchy_point() {
+  local c=$1 label="reserve + settle, random agents of one tree (org, $tree_teams teams, $((tree_teams * tree_agents)) agents)"
+  if [ "$hierarchy_available" = f ]; then
+    record hierarchy "$label" "$c" skipped - calls/s - - "not available: baseledger $extversion has no wallet trees"
+    say "    $label, $c clients: not available (baseledger $extversion)"
+  elif [ "$hierarchy_available" = broken ]; then
+    record hierarchy "$label" "$c" FAILED - calls/s - - "the tree could not be loaded: see logs/hierarchy-setup.out"
+    say "    $label, $c clients: FAILED (the tree could not be loaded)"
+    failures=$((failures + 1))
+  else
+    paired hierarchy "$label" hierarchy.sql "$c" 2 calls/s
+    # The ratio to the flat cycle measured at the same client count, if any.
+    awk -F'\t' -v c="$c" '$3 == c && $4 == "ok" && $1 == "cycle" {f = $5}
+      $3 == c && $4 == "ok" && $1 == "hierarchy" {h = $5}
+      END {if (f > 0 && h > 0) printf "    the tree: %.2fx the calls/s of the flat cycle\n", h / f}' "$results"
+  fi
+}
+
 # ---------------------------------------------------------------- storage
 
 # Bytes on disk per reserve + settle cycle: the three ledger tables with
 # their indexes (and TOAST, free space and visibility maps), after VACUUM,
 # before and after the cycles, divided by the number of cycles.
-say "==> storage: $storage_cycles reserve + settle cycles on random wallets, 8 clients"
-size_query="SELECT pg_total_relation_size('ledger.events') || ' ' ||
-  pg_total_relation_size('ledger.reservations') || ' ' || pg_total_relation_size('ledger.wallets') || ' ' ||
-  (SELECT count(*) FROM ledger.events WHERE kind = 'settle')"
-psql_q -c 'VACUUM ledger.events, ledger.reservations, ledger.wallets'
-read -r ev0 rs0 wa0 settles0 < <(psql_q -c "$size_query")
-rc=0
-pgbench -n -f "$here/cycle.sql" -c 8 -j 2 -t $((storage_cycles / 8)) -M prepared \
-  -D n=0 -D run=storage -D wallets="$wallets" >"$logs/storage.out" 2>&1 || rc=$?
-psql_q -c 'VACUUM ledger.events, ledger.reservations, ledger.wallets'
-read -r ev1 rs1 wa1 settles1 < <(psql_q -c "$size_query")
-cycles=$((settles1 - settles0))
-if [ "$rc" -ne 0 ] || [ "$cycles" -ne $((storage_cycles / 8 * 8)) ]; then
-  record storage "storage per reserve + settle cycle" - FAILED - bytes/cycle - - \
-    "pgbench exit $rc, $cycles cycles of $((storage_cycles / 8 * 8))"
-  say "    FAILED: pgbench exit $rc, $cycles settle events written"
-  failures=$((failures + 1))
-else
-  per_cycle=$(awk -v d=$((ev1 + rs1 + wa1 - ev0 - rs0 - wa0)) -v n="$cycles" 'BEGIN {printf "%.0f", d / n}')
-  detail=$(awk -v e=$((ev1 - ev0)) -v r=$((rs1 - rs0)) -v w=$((wa1 - wa0)) -v n="$cycles" \
-    'BEGIN {printf "events %.0f, reservations %.0f, wallets %.0f bytes per cycle", e / n, r / n, w / n}')
-  record storage "storage per reserve + settle cycle" - ok "$per_cycle" bytes/cycle - - \
-    "$cycles cycles: $detail"
-  say "    $per_cycle bytes per cycle ($detail)"
+if wanted storage; then
+  say "==> storage: $storage_cycles reserve + settle cycles on random wallets, 8 clients"
+  size_query="SELECT pg_total_relation_size('ledger.events') || ' ' ||
+    pg_total_relation_size('ledger.reservations') || ' ' || pg_total_relation_size('ledger.wallets') || ' ' ||
+    (SELECT count(*) FROM ledger.events WHERE kind = 'settle')"
+  psql_q -c 'VACUUM ledger.events, ledger.reservations, ledger.wallets'
+  read -r ev0 rs0 wa0 settles0 < <(psql_q -c "$size_query")
+  rc=0
+  pgbench -n -f "$here/cycle.sql" -c 8 -j 2 -t $((storage_cycles / 8)) -M prepared \
+    -D n=0 -D run=storage -D wallets="$wallets" >"$logs/storage.out" 2>&1 || rc=$?
+  psql_q -c 'VACUUM ledger.events, ledger.reservations, ledger.wallets'
+  read -r ev1 rs1 wa1 settles1 < <(psql_q -c "$size_query")
+  cycles=$((settles1 - settles0))
+  if [ "$rc" -ne 0 ] || [ "$cycles" -ne $((storage_cycles / 8 * 8)) ]; then
+    record storage "storage per reserve + settle cycle" - FAILED - bytes/cycle - - \
+      "pgbench exit $rc, $cycles cycles of $((storage_cycles / 8 * 8))"
+    say "    FAILED: pgbench exit $rc, $cycles settle events written"
+    failures=$((failures + 1))
+  else
+    per_cycle=$(awk -v d=$((ev1 + rs1 + wa1 - ev0 - rs0 - wa0)) -v n="$cycles" 'BEGIN {printf "%.0f", d / n}')
+    detail=$(awk -v e=$((ev1 - ev0)) -v r=$((rs1 - rs0)) -v w=$((wa1 - wa0)) -v n="$cycles" \
+      'BEGIN {printf "events %.0f, reservations %.0f, wallets %.0f bytes per cycle", e / n, r / n, w / n}')
+    record storage "storage per reserve + settle cycle" - ok "$per_cycle" bytes/cycle - - \
+      "$cycles cycles: $detail"
+    say "    $per_cycle bytes per cycle ($detail)"
+  fi
 fi
+
+# ---------------------------------------------------------------- statistics
+
+# The ledger prepares its statements once per backend, and a plan made while
+# the planner's statistics said ledger.reservations was empty (a sequential
+# scan) stays for a whole measurement. So the tables get some history first
+# (the storage step's cycles, or 2,000 of their own when it is skipped, and
+# 1,000 in the tree), then fresh statistics.
+say "==> history and statistics before the measurements"
+prime_rc=0
+if ! wanted storage; then
+  pgbench -n -f "$here/cycle.sql" -c 8 -j 2 -t 250 -M prepared -D n=0 -D run=prime \
+    -D wallets="$wallets" >"$logs/prime.out" 2>&1 || prime_rc=$?
+fi
+if wanted hierarchy && [ "$hierarchy_available" = t ]; then
+  pgbench -n -f "$here/hierarchy.sql" -c 8 -j 2 -t 125 -M prepared -D n=0 -D run=prime \
+    -D teams="$tree_teams" -D agents="$tree_agents" >"$logs/prime-tree.out" 2>&1 || prime_rc=$?
+fi
+if [ "$prime_rc" -ne 0 ]; then
+  say "    FAILED: pgbench exit $prime_rc (see $logs/prime*.out)"
+  record prime "history before the measurements" - FAILED - cycles - - "pgbench exit $prime_rc"
+  failures=$((failures + 1))
+fi
+psql_q -c 'VACUUM ANALYZE ledger.events, ledger.reservations, ledger.wallets'
 
 # ---------------------------------------------------------------- throughput
 
@@ -327,15 +413,19 @@ for c in $clients; do
   # pages, so that the first measurement does not pay for them.
   pgbench -n -f "$here/baseline.sql" -c "$c" -j 2 -T $((duration < 5 ? 1 : 5)) -M prepared \
     -D n=0 -D run="warm$c" >"$logs/warmup-c$c.out" 2>&1 || true
-  paired reserve "reserve, random wallets" reserve.sql "$c" 1 calls/s
-  paired reserve_plpgsql "reserve, PL/pgSQL reference" reserve_plpgsql.sql "$c" 1 calls/s
-  paired cycle "reserve + settle, random wallets" cycle.sql "$c" 2 calls/s
-  paired hot "reserve + settle, one hot wallet" hot.sql "$c" 2 calls/s
-  paired balance "ledger_balance, random wallets" balance.sql "$c" 1 reads/s
-  run_batch_point batch_reserve "reserve_batch of $batch" batch_reserve.sql "$c" "$batch" \
-    ledger_reserve_batch
-  run_batch_point batch_cycle "reserve_batch + settle_batch of $batch" batch_cycle.sql "$c" \
-    $((2 * batch)) ledger_reserve_batch ledger_settle_batch
+  ! wanted reserve || paired reserve "reserve, random wallets" reserve.sql "$c" 1 calls/s
+  ! wanted reserve_plpgsql ||
+    paired reserve_plpgsql "reserve, PL/pgSQL reference" reserve_plpgsql.sql "$c" 1 calls/s
+  ! wanted cycle || paired cycle "reserve + settle, random wallets" cycle.sql "$c" 2 calls/s
+  ! wanted hot || paired hot "reserve + settle, one hot wallet" hot.sql "$c" 2 calls/s
+  ! wanted hierarchy || run_hierarchy_point "$c"
+  ! wanted balance || paired balance "ledger_balance, random wallets" balance.sql "$c" 1 reads/s
+  ! wanted batch_reserve ||
+    run_batch_point batch_reserve "reserve_batch of $batch" batch_reserve.sql "$c" "$batch" \
+      ledger_reserve_batch
+  ! wanted batch_cycle ||
+    run_batch_point batch_cycle "reserve_batch + settle_batch of $batch" batch_cycle.sql "$c" \
+      $((2 * batch)) ledger_reserve_batch ledger_settle_batch
 done
 
 # ---------------------------------------------------------------- expiry
@@ -343,39 +433,41 @@ done
 # Holds with a 10-minute ttl, created in transactions of 2,000 calls (the
 # ledger's advisory locks are held to commit), then found lapsed by moving
 # the ledger's clock 20 minutes ahead in the sweeping session only.
-say "==> ledger_expire: $expire_holds lapsed holds over $wallets wallets"
-started=$(date +%s)
-{
-  echo '\set ON_ERROR_STOP 1'
-  for ((lo = 1; lo <= expire_holds; lo += 2000)); do
-    hi=$((lo + 1999 < expire_holds ? lo + 1999 : expire_holds))
-    echo "SELECT count(*) FROM generate_series($lo, $hi) g,
-      ledger.ledger_reserve('w' || (1 + g % $wallets), 1, '10 minutes', 'x' || g) r;"
-  done
-} | psql_q >"$logs/expire-setup.out" 2>&1 || {
-  say "    creating the holds failed: $(tail -1 "$logs/expire-setup.out")"
-}
-say "    $expire_holds holds created in $(($(date +%s) - started)) s"
-psql_q -c CHECKPOINT
-rc=0
-psql -X -At -v ON_ERROR_STOP=1 >"$logs/expire.out" 2>&1 <<SQL || rc=$?
+if wanted expire; then
+  say "==> ledger_expire: $expire_holds lapsed holds over $wallets wallets"
+  started=$(date +%s)
+  {
+    echo '\set ON_ERROR_STOP 1'
+    for ((lo = 1; lo <= expire_holds; lo += 2000)); do
+      hi=$((lo + 1999 < expire_holds ? lo + 1999 : expire_holds))
+      echo "SELECT count(*) FROM generate_series($lo, $hi) g,
+        ledger.ledger_reserve('w' || (1 + g % $wallets), 1, '10 minutes', 'x' || g) r;"
+    done
+  } | psql_q >"$logs/expire-setup.out" 2>&1 || {
+    say "    creating the holds failed: $(tail -1 "$logs/expire-setup.out")"
+  }
+  say "    $expire_holds holds created in $(($(date +%s) - started)) s"
+  psql_q -c CHECKPOINT
+  rc=0
+  psql -X -At -v ON_ERROR_STOP=1 >"$logs/expire.out" 2>&1 <<SQL || rc=$?
 SET baseledger.clock_offset = '20min';
 \timing on
 SELECT ledger.ledger_expire($expire_holds);
 SQL
-expired=$(grep -m1 -E '^[0-9]+$' "$logs/expire.out" || true)
-ms=$(sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p' "$logs/expire.out" | tail -1)
-if [ "$rc" -ne 0 ] || [ -z "$expired" ] || [ -z "$ms" ] || [ "$expired" -ne "$expire_holds" ]; then
-  why=$(grep -m1 -E 'ERROR' "$logs/expire.out" | cut -c1-160 || true)
-  record expire "ledger_expire($expire_holds)" 1 FAILED - expirations/s - - \
-    "psql exit $rc, ${expired:-no} expirations of $expire_holds ${why}"
-  say "    FAILED: ${expired:-no} expirations of $expire_holds ${why}"
-  failures=$((failures + 1))
-else
-  rate=$(awk -v n="$expired" -v ms="$ms" 'BEGIN {printf "%.1f", n / (ms / 1000)}')
-  record expire "ledger_expire($expire_holds)" 1 ok "$rate" expirations/s - - \
-    "$expired expirations in one call, $ms ms including commit"
-  say "    $expired expirations in $ms ms: $rate expirations/s"
+  expired=$(grep -m1 -E '^[0-9]+$' "$logs/expire.out" || true)
+  ms=$(sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p' "$logs/expire.out" | tail -1)
+  if [ "$rc" -ne 0 ] || [ -z "$expired" ] || [ -z "$ms" ] || [ "$expired" -ne "$expire_holds" ]; then
+    why=$(grep -m1 -E 'ERROR' "$logs/expire.out" | cut -c1-160 || true)
+    record expire "ledger_expire($expire_holds)" 1 FAILED - expirations/s - - \
+      "psql exit $rc, ${expired:-no} expirations of $expire_holds ${why}"
+    say "    FAILED: ${expired:-no} expirations of $expire_holds ${why}"
+    failures=$((failures + 1))
+  else
+    rate=$(awk -v n="$expired" -v ms="$ms" 'BEGIN {printf "%.1f", n / (ms / 1000)}')
+    record expire "ledger_expire($expire_holds)" 1 ok "$rate" expirations/s - - \
+      "$expired expirations in one call, $ms ms including commit"
+    say "    $expired expirations in $ms ms: $rate expirations/s"
+  fi
 fi
 
 # ---------------------------------------------------------------- the table
@@ -413,6 +505,7 @@ table() {
       }
       if ($1 == "reserve" && $4 == "ok") res[$3] = $5
       if ($1 == "reserve_plpgsql" && $4 == "ok") pl[$3] = $5
+      if ($1 == "cycle" && $4 == "ok") cyc[$3] = $5
       next
     }
     FNR == 1 {
@@ -454,6 +547,8 @@ table() {
         target = "<= 500 bytes" (st == "ok" ? (rate <= 500 ? " (met)" : " (not met)") : "")
       } else if (key == "reserve_plpgsql" && (c in res) && (c in pl)) {
         target = sprintf("none; baseledger reserve = %.2fx this", res[c] / pl[c])
+      } else if (key == "hierarchy" && st == "ok") {
+        target = (c in cyc) ? sprintf("none; %.2fx the flat cycle", rate / cyc[c]) : "none"
       }
       shown = (st == "ok") ? fmt(rate) " " unit : (st == "skipped" ? "not available" : "FAILED")
       row(label, c, shown, b, p50, p99, r, q, target, wal, cpu)
@@ -465,15 +560,17 @@ table() {
   echo "machine: $machine; load average $load_start at start, $load_end at end (shared machine, other processes running)"
   echo "server: $pgversion, data on $filesystem; extension $library"
   echo "settings: $settings"
-  echo "data: $wallets wallets, $batch elements per batch, $expire_holds holds for ledger_expire, $storage_cycles cycles for storage"
+  echo "data: $wallets wallets, $batch elements per batch, $expire_holds holds for ledger_expire, $storage_cycles cycles for storage; a tree of 1 org, $tree_teams teams, $((tree_teams * tree_agents)) agents"
+  [ "$workloads" = "$all_workloads" ] || echo "workloads: $workloads"
   echo
   table
   echo
   echo "Each row is one pgbench run (-M prepared, -j 2, $duration s); its ratios are to the baseline run made"
   echo "just before it at the same client count. Cycles count 2 calls (2 commits) each, and their"
-  echo "p50/p99 are per cycle; batch rows count elements. WAL B/row is WAL written per counted"
-  echo "unit (insert, call, read or element); CPU busy is the whole machine's CPU use during the run,"
-  echo "other processes included."
+  echo "p50/p99 are per cycle; batch rows count elements. In the tree each call writes an event"
+  echo "at the agent, its team and the org; its ratio to the flat cycle is in the target column."
+  echo "WAL B/row is WAL written per counted unit (insert, call, read or element); CPU busy is the"
+  echo "whole machine's CPU use during the run, other processes included."
   awk -F'\t' '$4 == "FAILED" {print "FAILED: " $2 " (" $3 " clients): " $9}' "$results"
 } >"$out/table.md"
 
