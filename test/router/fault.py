@@ -102,6 +102,10 @@ def run(rc, args, tally):
     with rc.router.connect() as c:
         for p, tenants in by_part.items():
             for t in tenants:
+                # The tenant's root first (a child needs its parent), funded
+                # so that only the agents' own funds bound their debits.
+                c.execute("SELECT ledger.ledger_create_wallet(%s)", (t,))
+                c.execute("SELECT ledger.ledger_credit(%s, %s, 'start')", (t, 1000 * START))
                 for w in (f"{t}/agent-1", f"{t}/agent-2"):
                     c.execute("SELECT ledger.ledger_create_wallet(%s)", (w,))
                     c.execute("SELECT ledger.ledger_credit(%s, %s, 'start')", (w, START))

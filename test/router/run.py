@@ -3,8 +3,8 @@
 loopback ports (throwaway clusters, see cluster.py), then
 
   regress      test/router/sql/*.sql through the router (pg_regress); the
-               lifecycle file also directly against one baseledger database,
-               with the same expected output
+               lifecycle and fleet files also directly against one baseledger
+               database, with the same expected output
   reliability  the reliability workload's clients through the router and its
                auditor over the union of the shards (test/reliability/)
   fault        one shard stopped in the middle of a run, then restarted
@@ -82,13 +82,26 @@ def stage_regress(rc, args, tally):
     pg_regress(rc.router, ["lifecycle"], os.path.join(out, "router"), tally, "through the router")
     # Where the lifecycle's wallets went: each of its four tenants to its own shard.
     counts = rc.shard_rows("SELECT string_agg(wallet_id, ' ' ORDER BY wallet_id) FROM ledger.wallets")
-    want = [["globex/ops"], ["initech/agent-1"], ["acme", "acme/research/agent-7"],
-            ["zeta/batch-runner"]]
+    want = [["globex", "globex/ops"], ["initech", "initech/agent-1"],
+            ["acme", "acme/research", "acme/research/agent-7"],
+            ["zeta", "zeta/batch-runner"]]
     got = [sorted((c[0][0] or "").split()) for c in counts]
     tally.add(got == want, "regress: every tenant's wallets on its own shard", str(got))
     stage_verify(rc, tally, "after the lifecycle through the router")
     rc.reset_shards()
     pg_regress(rc.shards[0], ["lifecycle"], os.path.join(out, "direct"), tally,
+               "directly on one shard (same expected output)")
+    # A fleet's wallet tree through the router: the tree on its tenant's shard.
+    rc.reset_shards()
+    pg_regress(rc.router, ["fleet"], os.path.join(out, "fleet-router"), tally, "through the router")
+    counts = rc.shard_rows("SELECT string_agg(wallet_id, ' ' ORDER BY wallet_id) FROM ledger.wallets")
+    want = [["orbit", "orbit/research", "orbit/research/agent-1", "orbit/research/agent-2"],
+            ["vega"], [], []]
+    got = [sorted((c[0][0] or "").split()) for c in counts]
+    tally.add(got == want, "regress: a wallet tree lives on its tenant's shard", str(got))
+    stage_verify(rc, tally, "after the fleet through the router")
+    rc.reset_shards()
+    pg_regress(rc.shards[0], ["fleet"], os.path.join(out, "fleet-direct"), tally,
                "directly on one shard (same expected output)")
     rc.reset_shards()
     pg_regress(rc.router, ["routing"], os.path.join(out, "routing"), tally, "through the router")

@@ -31,6 +31,11 @@ ALTER TABLE ledger.events DISABLE TRIGGER events_no_update_delete;
 DELETE FROM ledger.events       WHERE hashtext(split_part(wallet_id, '/', 1)) & {mask} <> {keep};
 DELETE FROM ledger.reservations WHERE hashtext(split_part(wallet_id, '/', 1)) & {mask} <> {keep};
 DELETE FROM ledger.wallets      WHERE hashtext(split_part(wallet_id, '/', 1)) & {mask} <> {keep};
+DELETE FROM ledger.limits       WHERE hashtext(split_part(wallet_id, '/', 1)) & {mask} <> {keep};
+DELETE FROM ledger.limit_usage  WHERE hashtext(split_part(wallet_id, '/', 1)) & {mask} <> {keep};
+DELETE FROM ledger.alert_rules  WHERE hashtext(split_part(wallet_id, '/', 1)) & {mask} <> {keep};
+DELETE FROM ledger.alerts       WHERE hashtext(split_part(wallet_id, '/', 1)) & {mask} <> {keep};
+DELETE FROM ledger.grants       WHERE hashtext(split_part(wallet_id, '/', 1)) & {mask} <> {keep};
 ALTER TABLE ledger.events ENABLE ALWAYS TRIGGER events_no_update_delete;
 COMMIT;
 """
@@ -74,7 +79,13 @@ def run(rc, args, tally):
     rc.reset_shards()
     tenants = [f"grow{i:02d}" for i in range(16)]
     wallets = [f"{t}/{a}" for t in tenants for a in ("a", "b/c")]
+    # Their ancestors: each tenant's funded root, and an uncapped middle level.
+    ancestors = [w for t in tenants for w in (t, f"{t}/b")]
     with rc.router.connect() as c:
+        for t in tenants:
+            c.execute("SELECT ledger.ledger_create_wallet(%s)", (t,))
+            c.execute("SELECT ledger.ledger_credit(%s, 1000000, 'k0')", (t,))
+            c.execute("SELECT ledger.ledger_create_wallet(%s, capped => false)", (f"{t}/b",))
         for n, w in enumerate(wallets):
             c.execute("SELECT ledger.ledger_create_wallet(%s)", (w,))
             c.execute("SELECT ledger.ledger_credit(%s, %s, 'k1')", (w, 1000 + n))
@@ -90,7 +101,7 @@ def run(rc, args, tally):
               "split: 4 partitions on 2 servers: every wallet found as before")
     with rc.router.connect() as c:
         parts = {w: c.execute("SELECT ledger.ledger_router_partition(%s)", (w,)).fetchone()[0]
-                 for w in wallets}
+                 for w in wallets + ancestors}
     tally.add(set(parts.values()) == {0, 1, 2, 3}, "split: the tenants cover all 4 partitions",
               str(sorted(set(parts.values()))))
 
@@ -122,7 +133,7 @@ def run(rc, args, tally):
     where = rc.shard_rows("SELECT wallet_id FROM ledger.wallets")
     misplaced = [(p, w) for p, rows in enumerate(where) for (w,) in rows if parts[w] != p]
     counts = [len(r) for r in where]
-    tally.add(not misplaced and sum(counts) == len(wallets),
+    tally.add(not misplaced and sum(counts) == len(wallets) + len(ancestors),
               "split: each shard holds exactly its partition's wallets",
               f"wallets per shard {counts}; misplaced {misplaced[:3]}")
     tally.add(state(rc, wallets) == before, "split: after the clean-up every wallet is as before")

@@ -39,12 +39,19 @@ $$;
 
 -- ---------------------------------------------------------------- wallets
 
+-- A child needs its parent, in the same unit: each tenant's root first.
+-- acme/research is uncapped: it only tracks what its agents spend, and acme
+-- bounds them.
+SELECT wallet_id, unit, balance FROM ledger_create_wallet('globex');
+SELECT wallet_id, unit, balance FROM ledger_create_wallet('initech', 'usd_cents');
+SELECT wallet_id, unit, balance FROM ledger_create_wallet('acme');
+SELECT wallet_id, unit, balance FROM ledger_create_wallet('acme/research', capped => false);
+SELECT wallet_id, unit, balance FROM ledger_create_wallet('zeta');
 SELECT wallet_id, unit, balance, reserved, available, active_reservations, last_seq,
        as_of IS NOT NULL AS has_as_of
   FROM ledger_create_wallet('globex/ops');
 SELECT wallet_id, unit, balance FROM ledger_create_wallet('initech/agent-1', 'usd_cents',
                                                           '{"team": "tps"}');
-SELECT wallet_id, unit, balance FROM ledger_create_wallet('acme');
 SELECT wallet_id, unit, balance FROM ledger_create_wallet('acme/research/agent-7');
 SELECT wallet_id, unit, balance FROM ledger_create_wallet('zeta/batch-runner');
 -- The same unit again: returned unchanged. Another unit: 42710.
@@ -55,6 +62,13 @@ SELECT pg_temp.try($$SELECT ledger_create_wallet('acme//x')$$);
 SELECT pg_temp.try($$SELECT ledger_create_wallet(NULL)$$);
 
 -- ---------------------------------------------------------------- credit, debit
+
+-- Every level of a tree bounds the spending under it: the roots get ample
+-- budgets, so that in this file only the wallets' own funds refuse.
+SELECT wallet_id, balance FROM ledger_credit('globex', 1000000, 'budget');
+SELECT wallet_id, balance FROM ledger_credit('initech', 1000000, 'budget');
+SELECT wallet_id, balance FROM ledger_credit('acme', 1000000, 'budget');
+SELECT wallet_id, balance FROM ledger_credit('zeta', 1000000, 'budget');
 
 INSERT INTO calls SELECT 'credit-globex', * FROM ledger_credit('globex/ops', 1000, 'topup-1')
   RETURNING :shown;

@@ -34,6 +34,11 @@ SELECT ledger_tenant_hash('acme/x') = hashtext('acme') AS hash_of_root,
        ledger_tenant_hash('acme') = ledger_tenant_hash('acme/research/agent-7') AS same_tree,
        ledger_tenant_hash(NULL) = hashtext('') AS null_as_empty;
 
+-- Parents first (a child needs its parent); the roots are funded, so that
+-- only the leaves' own funds refuse below.
+SELECT count(*) AS roots FROM unnest(ARRAY['globex', 'initech', 'acme', 'zeta']) w,
+       ledger_create_wallet(w) c, ledger_credit(w, 1000000, 'budget') f;
+SELECT wallet_id FROM ledger_create_wallet('acme/research', capped => false);
 SELECT wallet_id FROM ledger_create_wallet('globex/ops');
 SELECT wallet_id FROM ledger_create_wallet('initech/agent-1');
 SELECT wallet_id FROM ledger_create_wallet('acme/research/agent-7');
