@@ -40,7 +40,8 @@ function errorClass(name, sqlstate, doc) {
 }
 
 const InsufficientFundsError = errorClass('InsufficientFundsError', 'LB001',
-  'the debit or reserve exceeds what is available: the call is refused');
+  'the debit or reserve exceeds what is available in the wallet or an ancestor: the call is '
+  + 'refused; the detail names the wallet that refused');
 const WalletNotFoundError = errorClass('WalletNotFoundError', 'LB002', 'wallet not found');
 const ReservationNotFoundError = errorClass('ReservationNotFoundError', 'LB003',
   'reservation not found');
@@ -49,10 +50,16 @@ const ReservationClosedError = errorClass('ReservationClosedError', 'LB004',
 const ReservationExpiredError = errorClass('ReservationExpiredError', 'LB005',
   'the hold lapsed before it was settled, cancelled or extended');
 const CaptureExceedsHoldError = errorClass('CaptureExceedsHoldError', 'LB006',
-  'a settle captured more than was held');
+  'a settle captured more than was held (with allowOverage: the excess did not fit what is available)');
 const IdempotencyConflictError = errorClass('IdempotencyConflictError', 'LB007',
   'the key was used before with different arguments');
-const LimitReachedError = errorClass('LimitReachedError', 'LB008', 'a spending limit refused the call');
+// The message says which limit (period amount limit reached, period request
+// limit reached, concurrency limit reached); the detail names the wallet, the
+// limit and the amounts: 'Wallet "acme/research" has used 90 of its day limit
+// of 100; 20 was requested.'
+const LimitReachedError = errorClass('LimitReachedError', 'LB008',
+  'a limit of the wallet or an ancestor refused the call: a period amount or request limit, '
+  + 'or the cap on active reservations');
 const InvalidArgumentError = errorClass('InvalidArgumentError', '22023',
   'an invalid value (22023) or a NULL where a value is required (22004)');
 const AmountOverflowError = errorClass('AmountOverflowError', '22003',
@@ -184,6 +191,7 @@ function reservation(row) {
     expiresAt: row.expires_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    onExpire: row.on_expire, // 'refund' or 'capture' (baseledger 0.3.0)
   };
 }
 
@@ -233,8 +241,14 @@ class Ledger {
     }
   }
 
-  async createWallet(walletId, unit = 'credits', metadata = null) {
-    return balance(await this.call('ledger_create_wallet', walletId, unit, jsonParam(metadata)));
+  // A child ('acme/research') needs its parent. { capped: false } makes a
+  // wallet with no budget of its own that tracks its spending (its ancestors
+  // bound it). New arguments are sent only when set, so that a server still
+  // at baseledger 0.2.0 takes the calls that do not use them.
+  async createWallet(walletId, unit = 'credits', metadata = null, { capped = true } = {}) {
+    const args = [walletId, unit, jsonParam(metadata)];
+    if (!capped) args.push(false);
+    return balance(await this.call('ledger_create_wallet', ...args));
   }
 
   async credit(walletId, amount, key, metadata = null) {
@@ -245,14 +259,21 @@ class Ledger {
     return result(await this.call('ledger_debit', walletId, amountParam(amount), key, jsonParam(metadata)));
   }
 
-  async reserve(walletId, amount, ttl, key, metadata = null) {
-    return result(await this.call('ledger_reserve', walletId, amountParam(amount), ttlParam(ttl), key,
-      jsonParam(metadata)));
+  // { onExpire: 'capture' } charges the whole hold if it lapses unsettled (a
+  // call billed even when the job never reports back); the default refunds.
+  async reserve(walletId, amount, ttl, key, metadata = null, { onExpire = 'refund' } = {}) {
+    const args = [walletId, amountParam(amount), ttlParam(ttl), key, jsonParam(metadata)];
+    if (onExpire !== 'refund') args.push(onExpire);
+    return result(await this.call('ledger_reserve', ...args));
   }
 
-  async settle(walletId, reservationId, amount, key, metadata = null) {
-    return result(await this.call('ledger_settle', walletId, reservationId, amountParam(amount), key,
-      jsonParam(metadata)));
+  // Above the held amount a settle fails with CaptureExceedsHoldError, unless
+  // { allowOverage: true }: the excess is then taken from what is available
+  // (at every level of the wallet's tree) when it fits.
+  async settle(walletId, reservationId, amount, key, metadata = null, { allowOverage = false } = {}) {
+    const args = [walletId, reservationId, amountParam(amount), key, jsonParam(metadata)];
+    if (allowOverage) args.push(true);
+    return result(await this.call('ledger_settle', ...args));
   }
 
   async cancel(walletId, reservationId, key, metadata = null) {
@@ -293,8 +314,9 @@ class Ledger {
 
 // ---------------------------------------------------------------- a hold around one call
 
-// Reserves `amount` before the call (throwing InsufficientFundsError, before
-// the call is made, when the budget cannot cover it) and closes the hold after:
+// Reserves `amount` before the call (throwing InsufficientFundsError or
+// LimitReachedError, before the call is made, when the budget or a limit
+// cannot take it) and closes the hold after:
 // - the call returns: settles with the usage given to report() or add(); when
 //   nothing was reported, onUnreported decides: 'capture' (the default)
 //   charges the whole hold, the worst case it was sized for, 'cancel'
@@ -303,13 +325,26 @@ class Ledger {
 //   error (a stream cut halfway is still billed), settles with it; the error
 //   goes on.
 // Usage above the held amount is captured up to the hold and the excess kept
-// in `overage`. Keys: options.key (a new uuid when absent) with /reserve,
-// /settle, /cancel and /extend/N appended.
+// in `overage`. With allowOverage the whole usage is settled (the ledger takes
+// the excess from what is available) and `overage` is 0; when the excess does
+// not fit, the hold is captured and the excess kept in `overage` as without it.
+// onExpire: 'capture' reserves a hold that is charged in full if it lapses
+// before it is closed (the process died during a call billed anyway).
+// Keys: options.key (a new uuid when absent) with /reserve, /settle, /cancel
+// and /extend/N appended.
 class Hold {
-  constructor(ledger, walletId, amount, { ttl = 120, key, metadata = null, onUnreported = 'capture' } = {}) {
+  constructor(ledger, walletId, amount, {
+    ttl = 120, key, metadata = null, onUnreported = 'capture', onExpire = 'refund',
+    allowOverage = false,
+  } = {}) {
     if (onUnreported !== 'capture' && onUnreported !== 'cancel') {
       throw new TypeError("onUnreported must be 'capture' or 'cancel'");
     }
+    if (onExpire !== 'refund' && onExpire !== 'capture') {
+      throw new TypeError("onExpire must be 'refund' or 'capture'");
+    }
+    this.onExpire = onExpire;
+    this.allowOverage = allowOverage;
     this.ledger = ledger;
     this.walletId = walletId;
     this.amount = amount;
@@ -337,7 +372,7 @@ class Hold {
 
   async open() {
     const r = await this.ledger.reserve(this.walletId, this.amount, this.ttl, `${this.key}/reserve`,
-      this.metadata);
+      this.metadata, { onExpire: this.onExpire });
     this.reservationId = r.reservationId;
     this.expiresAt = r.expiresAt;
     return r;
@@ -408,6 +443,21 @@ class Hold {
 
   async settle(usage) {
     const held = Number(this.amount);
+    if (this.allowOverage && usage > held) {
+      try {
+        this.result = await this.ledger.settle(this.walletId, this.reservationId, usage,
+          `${this.key}/settle`, this.metadata, { allowOverage: true });
+        this.overage = 0;
+        return this.result;
+      } catch (err) {
+        // LB006: the excess does not fit the budget; the refused call left no
+        // trace, so the key settles the hold instead. LB007: a rerun of a hold
+        // whose first run already did that; the settle below replays it.
+        if (!(err instanceof CaptureExceedsHoldError) && !(err instanceof IdempotencyConflictError)) {
+          throw err;
+        }
+      }
+    }
     const capture = Math.max(0, Math.min(usage, held));
     this.overage = Math.max(0, usage - held);
     this.result = await this.ledger.settle(this.walletId, this.reservationId, capture,

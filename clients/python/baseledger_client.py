@@ -61,7 +61,9 @@ class LedgerError(Exception):
 
 
 class InsufficientFunds(LedgerError):
-    """LB001: the debit or reserve exceeds what is available: the call is refused."""
+    """LB001: the debit or reserve exceeds what is available in the wallet or
+    one of its ancestors: the call is refused. ``detail`` names the wallet
+    that refused, e.g. ``Wallet "acme" has 40 available; 50 was requested.``"""
     sqlstate = "LB001"
 
 
@@ -86,7 +88,8 @@ class ReservationExpired(LedgerError):
 
 
 class CaptureExceedsHold(LedgerError):
-    """LB006: a settle captured more than was held."""
+    """LB006: a settle captured more than was held (or, with allow_overage,
+    the excess did not fit what is available)."""
     sqlstate = "LB006"
 
 
@@ -96,7 +99,13 @@ class IdempotencyConflict(LedgerError):
 
 
 class LimitReached(LedgerError):
-    """LB008: a spending limit refused the call."""
+    """LB008: a limit of the wallet or of one of its ancestors refused the
+    call: a period's amount or request limit, or the cap on active
+    reservations. The message says which kind (``period amount limit
+    reached``, ``period request limit reached``, ``concurrency limit
+    reached``); ``detail`` names the wallet, the limit and the amounts, e.g.
+    ``Wallet "acme/research" has used 90 of its day limit of 100; 20 was
+    requested.``"""
     sqlstate = "LB008"
 
 
@@ -219,6 +228,7 @@ class Reservation:
     expires_at: datetime
     created_at: datetime
     updated_at: datetime
+    on_expire: Optional[str] = None  # "refund" or "capture" (baseledger 0.3.0)
 
 
 def _interval(ttl: Seconds) -> timedelta:
@@ -324,8 +334,14 @@ class Ledger:
     # -- the API
 
     def create_wallet(self, wallet_id: str, unit: str = "credits",
-                      metadata: Optional[dict] = None) -> Balance:
-        return _from_row(Balance, self._call("ledger_create_wallet", wallet_id, unit, _json(metadata)))
+                      metadata: Optional[dict] = None, capped: bool = True) -> Balance:
+        """Creates a wallet; a child (``acme/research``) needs its parent.
+        ``capped=False`` makes a wallet with no budget of its own that only
+        tracks its spending (its ancestors bound it)."""
+        args = [wallet_id, unit, _json(metadata)]
+        if not capped:  # sent only when set, so a 0.2.0 server still takes the call
+            args.append(False)
+        return _from_row(Balance, self._call("ledger_create_wallet", *args))
 
     def credit(self, wallet_id: str, amount: int, key: str,
                metadata: Optional[dict] = None) -> Result:
@@ -336,14 +352,25 @@ class Ledger:
         return _from_row(Result, self._call("ledger_debit", wallet_id, amount, key, _json(metadata)))
 
     def reserve(self, wallet_id: str, amount: int, ttl: Seconds, key: str,
-                metadata: Optional[dict] = None) -> Result:
-        return _from_row(Result, self._call("ledger_reserve", wallet_id, amount, _interval(ttl),
-                                            key, _json(metadata)))
+                metadata: Optional[dict] = None, on_expire: str = "refund") -> Result:
+        """Holds ``amount`` for ``ttl``. ``on_expire="capture"`` charges the
+        whole hold if it lapses unsettled (a call known to be billed even when
+        the job never reports back); the default refunds it."""
+        args = [wallet_id, amount, _interval(ttl), key, _json(metadata)]
+        if on_expire != "refund":  # sent only when set: a 0.2.0 server still takes the call
+            args.append(on_expire)
+        return _from_row(Result, self._call("ledger_reserve", *args))
 
     def settle(self, wallet_id: str, reservation_id: uuid.UUID, amount: int, key: str,
-               metadata: Optional[dict] = None) -> Result:
-        return _from_row(Result, self._call("ledger_settle", wallet_id, reservation_id, amount,
-                                            key, _json(metadata)))
+               metadata: Optional[dict] = None, allow_overage: bool = False) -> Result:
+        """Captures ``amount`` and releases the rest of the hold. Above the
+        held amount it fails with CaptureExceedsHold, unless
+        ``allow_overage`` is set: then the excess is taken from what is
+        available (at every level of the wallet's tree) when it fits."""
+        args = [wallet_id, reservation_id, amount, key, _json(metadata)]
+        if allow_overage:  # sent only when set: a 0.2.0 server still takes the call
+            args.append(True)
+        return _from_row(Result, self._call("ledger_settle", *args))
 
     def cancel(self, wallet_id: str, reservation_id: uuid.UUID, key: str,
                metadata: Optional[dict] = None) -> Result:
@@ -361,9 +388,11 @@ class Ledger:
         return _from_row(Reservation, self._call("ledger_reservation", wallet_id, reservation_id))
 
     def hold(self, wallet_id: str, amount: int, ttl: Seconds = 120, key: Optional[str] = None,
-             metadata: Optional[dict] = None, on_unreported: str = "capture") -> "Hold":
+             metadata: Optional[dict] = None, on_unreported: str = "capture",
+             on_expire: str = "refund", allow_overage: bool = False) -> "Hold":
         """A context manager around one paid call: see Hold."""
-        return Hold(self, wallet_id, amount, ttl, key, metadata, on_unreported)
+        return Hold(self, wallet_id, amount, ttl, key, metadata, on_unreported, on_expire,
+                    allow_overage)
 
 
 # ---------------------------------------------------------------- a hold around one call
@@ -371,8 +400,8 @@ class Ledger:
 
 class Hold:
     """Reserves ``amount`` on entering the ``with`` block (raising
-    InsufficientFunds, before the call is made, when the budget cannot cover
-    it) and closes the hold on leaving it:
+    InsufficientFunds or LimitReached, before the call is made, when the
+    budget or a limit cannot take it) and closes the hold on leaving it:
 
     - the block ends normally: settles with the usage given to ``report``
       (or ``add``); when nothing was reported, ``on_unreported`` decides:
@@ -382,17 +411,29 @@ class Hold:
       the error (a stream cut halfway is still billed), settles with it; the
       exception goes on.
 
-    Usage above the held amount is captured up to the hold (the ledger cannot
-    take more than was held) and the excess is kept in ``overage``.
+    Usage above the held amount is captured up to the hold and the excess
+    is kept in ``overage``. With ``allow_overage=True`` the whole usage is
+    settled (the ledger takes the excess from what is available) and
+    ``overage`` is 0; when the excess does not fit, the hold is captured and
+    the excess kept in ``overage`` as without it.
+
+    ``on_expire="capture"`` reserves a hold that is charged in full if it
+    lapses before it is closed (the process died during a call that is billed
+    anyway); the default refunds it.
 
     Keys: ``key`` (a new uuid when None) with /reserve, /settle, /cancel and
     /extend/N appended, so a retried block or call never charges twice.
     """
 
     def __init__(self, ledger: Ledger, wallet_id: str, amount: int, ttl: Seconds,
-                 key: Optional[str], metadata: Optional[dict], on_unreported: str):
+                 key: Optional[str], metadata: Optional[dict], on_unreported: str,
+                 on_expire: str = "refund", allow_overage: bool = False):
         if on_unreported not in ("capture", "cancel"):
             raise ValueError("on_unreported must be 'capture' or 'cancel'")
+        if on_expire not in ("refund", "capture"):
+            raise ValueError("on_expire must be 'refund' or 'capture'")
+        self.on_expire = on_expire
+        self.allow_overage = allow_overage
         self.ledger = ledger
         self.wallet_id = wallet_id
         self.amount = amount
@@ -451,7 +492,7 @@ class Hold:
 
     def __enter__(self) -> "Hold":
         result = self.ledger.reserve(self.wallet_id, self.amount, self.ttl,
-                                     self.key + "/reserve", self.metadata)
+                                     self.key + "/reserve", self.metadata, self.on_expire)
         self.reservation_id = result.reservation_id
         self.expires_at = result.expires_at
         return self
@@ -479,6 +520,20 @@ class Hold:
         return False
 
     def _settle(self, usage: int) -> None:
+        if self.allow_overage and usage > self.amount:
+            try:
+                self.result = self.ledger.settle(self.wallet_id, self.reservation_id, usage,
+                                                 self.key + "/settle", self.metadata,
+                                                 allow_overage=True)
+                self.overage = 0
+                return
+            except (CaptureExceedsHold, IdempotencyConflict) as exc:
+                # LB006: the excess does not fit the budget; the refused call
+                # left no trace, so the key settles the hold instead. LB007:
+                # a rerun of a block whose first run already did that; the
+                # settle below replays it.
+                log.info("hold %s: overage of %d not taken (%s); capturing the hold",
+                         self.reservation_id, usage - self.amount, exc)
         capture = max(0, min(usage, self.amount))
         self.overage = max(0, usage - self.amount)
         self.result = self.ledger.settle(self.wallet_id, self.reservation_id, capture,

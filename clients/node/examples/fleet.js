@@ -125,7 +125,7 @@ async function main() {
       seed: { type: 'string', default: '7' },
     },
   });
-  const wallet = values.wallet || `fleet-demo/${crypto.randomUUID().slice(0, 8)}`;
+  const wallet = values.wallet || `fleet-demo-${crypto.randomUUID().slice(0, 8)}`;
   const agents = Number(values.agents);
   const ledger = new Ledger({ max: Math.min(agents + 2, 20) });
   try {

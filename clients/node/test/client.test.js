@@ -38,7 +38,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // A new wallet with 1000 credits.
 async function newWallet() {
-  const walletId = `js/${crypto.randomUUID().slice(0, 12)}`;
+  const walletId = `js-${crypto.randomUUID().slice(0, 12)}`;
   await ledger.createWallet(walletId);
   await ledger.credit(walletId, 1000, 'fund');
   return walletId;
@@ -58,7 +58,7 @@ async function verify() {
 
 test('SQLSTATEs map to typed errors', async () => {
   const w = await newWallet();
-  await assert.rejects(ledger.balance(`js/nobody-${crypto.randomUUID().slice(0, 8)}`),
+  await assert.rejects(ledger.balance(`js-nobody-${crypto.randomUUID().slice(0, 8)}`),
     (e) => e instanceof bl.WalletNotFoundError && e.sqlstate === 'LB002');
   await assert.rejects(ledger.debit(w, 5000, 'too-much'),
     (e) => e instanceof bl.InsufficientFundsError && e.sqlstate === 'LB001' && e instanceof bl.LedgerError);
@@ -86,7 +86,7 @@ test('an expired hold is a typed error', async () => {
 });
 
 test('amounts are numbers, and BigInt beyond 2^53', async () => {
-  const w = `js/${crypto.randomUUID().slice(0, 12)}`;
+  const w = `js-${crypto.randomUUID().slice(0, 12)}`;
   await ledger.createWallet(w);
   const big = 2n ** 60n;
   const r = await ledger.credit(w, big, 'big');
@@ -207,6 +207,130 @@ test('without the heartbeat the same stream loses its hold', async () => {
   assert.deepEqual([b.balance, b.reserved], [1000, 0]);
 });
 
+// ---------------------------------------------------------------- budgets for fleets
+
+// A tree: an org with 1000 credits and a team under it with 500 of its own
+// (each level is a budget). Returns the team's id.
+async function newTeam() {
+  const org = `jsorg-${crypto.randomUUID().slice(0, 12)}`;
+  await ledger.createWallet(org);
+  await ledger.credit(org, 1000, 'fund');
+  const team = `${org}/team`;
+  await ledger.createWallet(team);
+  await ledger.credit(team, 500, 'fund');
+  return team;
+}
+
+test('insufficient funds names the level that refused', async () => {
+  const team = await newTeam();
+  const org = team.split('/')[0];
+  await assert.rejects(ledger.debit(team, 600, 'd1'), (e) => e instanceof bl.InsufficientFundsError
+    && e.detail === `Wallet "${team}" has 500 available; 600 was requested.`);
+  await ledger.credit(team, 2000, 'more');
+  await assert.rejects(ledger.debit(team, 1500, 'd2'), (e) => e instanceof bl.InsufficientFundsError
+    && e.detail === `Wallet "${org}" has 1000 available; 1500 was requested.`);
+});
+
+test('an uncapped agent spends its team\'s budget', async () => {
+  const team = await newTeam();
+  const agent = `${team}/agent-u`;
+  await ledger.createWallet(agent, 'credits', null, { capped: false });
+  await ledger.debit(agent, 200, 'd1');
+  assert.equal((await ledger.balance(agent)).balance, -200);
+  assert.equal((await ledger.balance(team)).balance, 300);
+  await assert.rejects(ledger.credit(agent, 10, 'c1'),
+    (e) => e instanceof bl.LedgerError && e.sqlstate === '55000');
+  await assert.rejects(ledger.createWallet(`${team}/nobody/agent`),
+    (e) => e instanceof bl.WalletNotFoundError && e.detail.includes(`${team}/nobody`));
+});
+
+test('the concurrency cap is a typed error', async () => {
+  const team = await newTeam();
+  const agent = `${team}/agent-1`;
+  await ledger.createWallet(agent, 'credits', null, { capped: false });
+  await admin.query('SELECT ledger.ledger_set_concurrency($1, 1)', [team]);
+  let ran = false;
+  let refusal;
+  await ledger.hold(agent, 10, { key: 'c-1' }, async (first) => {
+    await assert.rejects(ledger.hold(agent, 10, { key: 'c-2' }, async () => { ran = true; }),
+      (e) => { refusal = e; return e instanceof bl.LimitReachedError; });
+    first.report(4);
+  });
+  assert.equal(ran, false);
+  assert.equal(refusal.sqlstate, 'LB008');
+  assert.equal(refusal.message, 'concurrency limit reached');
+  assert.equal(refusal.detail, `Wallet "${team}" has 1 active reservations; its limit is 1.`);
+  assert.ok(refusal instanceof bl.LedgerError);
+  // The first hold is closed: the cap admits the next one.
+  await ledger.hold(agent, 10, { key: 'c-3' }, async (h) => h.report(6));
+  assert.equal((await ledger.balance(team)).balance, 490);
+});
+
+test('period limits are typed errors', async () => {
+  const team = await newTeam();
+  const org = team.split('/')[0];
+  // A month: the test does not straddle a period boundary in practice.
+  await admin.query("SELECT ledger.ledger_set_limit($1, 'month', 100, NULL)", [team]);
+  await ledger.debit(team, 90, 'd1');
+  await assert.rejects(ledger.debit(team, 20, 'd2'), (e) => e instanceof bl.LimitReachedError
+    && e.sqlstate === 'LB008' && e.message === 'period amount limit reached'
+    && e.detail === `Wallet "${team}" has used 90 of its month limit of 100; 20 was requested.`);
+  // The refused debit left no trace: 10 more still fit.
+  await ledger.debit(team, 10, 'd2');
+  // Both bounds NULL removes the team's limit; the org's request limit counts
+  // the requests of its whole tree from now on.
+  await admin.query("SELECT ledger.ledger_set_limit($1, 'month', NULL, NULL)", [team]);
+  await admin.query("SELECT ledger.ledger_set_limit($1, 'month', NULL, 2)", [org]);
+  await ledger.debit(team, 1, 'd3');
+  await ledger.debit(org, 1, 'd4');
+  await assert.rejects(ledger.hold(team, 1, { key: 'r-1' }, async () => {}),
+    (e) => e instanceof bl.LimitReachedError && e.message === 'period request limit reached'
+      && e.detail === `Wallet "${org}" has admitted 2 of its month limit of 2 requests.`);
+});
+
+test('a hold with allowOverage settles the whole usage', async () => {
+  const w = await newWallet();
+  let hold;
+  await ledger.hold(w, 100, { key: 'o-1', allowOverage: true }, async (h) => { hold = h; h.report(130); });
+  assert.deepEqual([hold.result.kind, hold.result.amount, hold.overage], ['settle', 130, 0]);
+  assert.equal((await ledger.balance(w)).balance, 870);
+  assert.equal((await ledger.reservation(w, hold.reservationId)).captured, 130);
+  // An excess that does not fit what is available: the hold is captured and
+  // the excess kept, as without allowOverage; a rerun replays that settle.
+  for (let i = 0; i < 2; i++) {
+    await ledger.hold(w, 100, { key: 'o-2', allowOverage: true }, async (h) => { hold = h; h.report(1000); });
+    assert.deepEqual([hold.result.amount, hold.overage, hold.result.replayed], [100, 900, i === 1]);
+  }
+  assert.equal((await ledger.balance(w)).balance, 770);
+  // Without the flag the ledger refuses to capture above the hold.
+  const r = await ledger.reserve(w, 50, 60, 'o-3');
+  await assert.rejects(ledger.settle(w, r.reservationId, 60, 'o-3/settle'), bl.CaptureExceedsHoldError);
+  const s = await ledger.settle(w, r.reservationId, 60, 'o-3/settle', null, { allowOverage: true });
+  assert.equal(s.amount, 60);
+  assert.deepEqual((await events(w)).slice(-2), [['reserve', 50], ['settle', 60]]);
+  assert.deepEqual(await verify(), []);
+});
+
+test('onExpire capture charges a lapsed hold', async () => {
+  const w = await newWallet();
+  const r = await ledger.reserve(w, 100, 1, 'cap', null, { onExpire: 'capture' });
+  assert.equal((await ledger.reservation(w, r.reservationId)).onExpire, 'capture');
+  await sleep(1200);
+  // Lapsed and not yet swept: the held amount is already spent.
+  let b = await ledger.balance(w);
+  assert.deepEqual([b.reserved, b.available], [0, 900]);
+  await admin.query('SELECT ledger.ledger_expire()');
+  const res = await ledger.reservation(w, r.reservationId);
+  assert.deepEqual([res.state, res.captured, res.onExpire], ['expired', 100, 'capture']);
+  b = await ledger.balance(w);
+  assert.deepEqual([b.balance, b.reserved, b.available], [900, 0, 900]);
+  await ledger.hold(w, 10, { key: 'cap-2', onExpire: 'capture' }, async (h) => {
+    assert.equal((await ledger.reservation(w, h.reservationId)).onExpire, 'capture');
+    h.report(3);
+  });
+  assert.equal((await ledger.balance(w)).balance, 897);
+});
+
 // ---------------------------------------------------------------- retries
 
 test('a call is retried after its connection was killed', async () => {
@@ -295,7 +419,7 @@ test('concurrent holds never overspend', async () => {
 
 test('the fleet example', async () => {
   const lines = [];
-  const wallet = `fleet-test/${crypto.randomUUID().slice(0, 8)}`;
+  const wallet = `fleet-test-${crypto.randomUUID().slice(0, 8)}`;
   const t = await runFleet(ledger, wallet, { agents: 6, calls: 15, budget: 12000, seed: 3, out: (l) => lines.push(l) });
   const report = lines.join('\n');
   console.log(report);
@@ -314,7 +438,7 @@ test('the fleet example from the command line', async () => {
   const { execFile } = require('node:child_process');
   const path = require('node:path');
   const script = path.join(__dirname, '..', 'examples', 'fleet.js');
-  const wallet = `fleet-cli/${crypto.randomUUID().slice(0, 8)}`;
+  const wallet = `fleet-cli-${crypto.randomUUID().slice(0, 8)}`;
   const stdout = await new Promise((resolve, reject) => {
     execFile(process.execPath, [script, '--agents', '3', '--calls', '6', '--budget', '1500', '--wallet', wallet],
       { timeout: 120000 }, (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${out}\n${errOut}`)) : resolve(out)));

@@ -127,7 +127,9 @@ def run_fleet(ledger: bl.Ledger, wallet: str, agents: int = 8, calls: int = 25,
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dsn", default="", help="libpq conninfo (default: PG* variables)")
-    ap.add_argument("--wallet", default=None, help="budget wallet id (default: a new one)")
+    ap.add_argument("--wallet", default=None,
+                    help="budget wallet id (default: a new root wallet; a child id such as "
+                         "acme/fleet needs its parent to exist)")
     ap.add_argument("--agents", type=int, default=8)
     ap.add_argument("--calls", type=int, default=25, help="calls per agent")
     ap.add_argument("--budget", type=int, default=20000)
@@ -135,7 +137,7 @@ def main(argv=None) -> int:
     ap.add_argument("--fail-rate", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
-    wallet = args.wallet or "fleet-demo/%s" % uuid.uuid4().hex[:8]
+    wallet = args.wallet or "fleet-demo-%s" % uuid.uuid4().hex[:8]
     with bl.Ledger(args.dsn) as ledger:
         totals = run_fleet(ledger, wallet, args.agents, args.calls, args.budget,
                            args.max_tokens, 1, args.fail_rate, args.seed)

@@ -49,7 +49,7 @@ def ledger(admin):
 @pytest.fixture
 def wallet(ledger):
     """A new wallet with 1000 credits."""
-    wallet_id = "py/%s" % uuid.uuid4().hex[:12]
+    wallet_id = "py-%s" % uuid.uuid4().hex[:12]
     ledger.create_wallet(wallet_id)
     ledger.credit(wallet_id, 1000, "fund")
     return wallet_id
@@ -69,7 +69,7 @@ def verify(admin):
 
 def test_sqlstates_map_to_typed_errors(ledger, wallet):
     with pytest.raises(bl.WalletNotFound) as e:
-        ledger.balance("py/nobody-%s" % uuid.uuid4().hex[:8])
+        ledger.balance("py-nobody-%s" % uuid.uuid4().hex[:8])
     assert e.value.sqlstate == "LB002"
     with pytest.raises(bl.InsufficientFunds) as e:
         ledger.debit(wallet, 5000, "too-much")
@@ -199,6 +199,147 @@ def test_without_heartbeat_the_same_stream_loses_its_hold(ledger, wallet):
     assert (b.balance, b.reserved) == (1000, 0)
 
 
+# ---------------------------------------------------------------- budgets for fleets
+
+@pytest.fixture
+def team(ledger):
+    """A tree: an org with 1000 credits and a team under it with 500 of its
+    own (each level is a budget); returns the team's id."""
+    org = "pyorg-%s" % uuid.uuid4().hex[:12]
+    ledger.create_wallet(org)
+    ledger.credit(org, 1000, "fund")
+    team_id = org + "/team"
+    ledger.create_wallet(team_id)
+    ledger.credit(team_id, 500, "fund")
+    return team_id
+
+
+def test_insufficient_funds_names_the_level_that_refused(ledger, team):
+    org = team.split("/")[0]
+    with pytest.raises(bl.InsufficientFunds) as e:
+        ledger.debit(team, 600, "d1")
+    assert e.value.detail == 'Wallet "%s" has 500 available; 600 was requested.' % team
+    ledger.credit(team, 2000, "more")
+    with pytest.raises(bl.InsufficientFunds) as e:
+        ledger.debit(team, 1500, "d2")
+    assert e.value.detail == 'Wallet "%s" has 1000 available; 1500 was requested.' % org
+
+
+def test_a_child_needs_its_parent(ledger, team):
+    with pytest.raises(bl.WalletNotFound) as e:
+        ledger.create_wallet(team + "/nobody/agent")
+    assert e.value.sqlstate == "LB002"
+    assert (team + "/nobody") in (e.value.detail or "")
+
+
+def test_uncapped_agent_spends_its_teams_budget(ledger, team):
+    agent = team + "/agent-u"
+    b = ledger.create_wallet(agent, capped=False)
+    assert b.balance == 0
+    ledger.debit(agent, 200, "d1")
+    assert ledger.balance(agent).balance == -200
+    assert ledger.balance(team).balance == 300
+    with pytest.raises(bl.LedgerError) as e:
+        ledger.credit(agent, 10, "c1")
+    assert e.value.sqlstate == "55000"
+    # The same wallet asked for capped: refused like another unit.
+    with pytest.raises(bl.UnitMismatch):
+        ledger.create_wallet(agent)
+
+
+def test_concurrency_cap_is_a_typed_error(ledger, team, admin):
+    agent = team + "/agent-1"
+    ledger.create_wallet(agent, capped=False)
+    admin.execute("SELECT ledger.ledger_set_concurrency(%s, 1)", (team,))
+    ran = False
+    with ledger.hold(agent, 10, key="c-1") as first:
+        with pytest.raises(bl.LimitReached) as e:
+            with ledger.hold(agent, 10, key="c-2"):
+                ran = True
+        first.report(4)
+    assert not ran
+    assert e.value.sqlstate == "LB008"
+    assert str(e.value) == "concurrency limit reached"
+    assert e.value.detail == 'Wallet "%s" has 1 active reservations; its limit is 1.' % team
+    assert isinstance(e.value, bl.LedgerError)
+    # The first hold is closed: the cap admits the next one.
+    with ledger.hold(agent, 10, key="c-3") as hold:
+        hold.report(6)
+    assert ledger.balance(team).balance == 490
+
+
+def test_period_limits_are_typed_errors(ledger, team, admin):
+    # A month: the test does not straddle a period boundary in practice.
+    admin.execute("SELECT ledger.ledger_set_limit(%s, 'month', 100, NULL)", (team,))
+    ledger.debit(team, 90, "d1")
+    with pytest.raises(bl.LimitReached) as e:
+        ledger.debit(team, 20, "d2")
+    assert (e.value.sqlstate, str(e.value)) == ("LB008", "period amount limit reached")
+    assert e.value.detail == \
+        'Wallet "%s" has used 90 of its month limit of 100; 20 was requested.' % team
+    # The refused debit left no trace: 10 more still fit.
+    ledger.debit(team, 10, "d2")
+
+    # Both bounds NULL removes the team's limit; the org gets a request limit,
+    # which counts the requests of its whole tree from now on.
+    admin.execute("SELECT ledger.ledger_set_limit(%s, 'month', NULL, NULL)", (team,))
+    org = team.split("/")[0]
+    admin.execute("SELECT ledger.ledger_set_limit(%s, 'month', NULL, 2)", (org,))
+    ledger.debit(team, 1, "d3")
+    ledger.debit(org, 1, "d4")
+    with pytest.raises(bl.LimitReached) as e:
+        with ledger.hold(team, 1, key="r-1"):
+            pass
+    assert str(e.value) == "period request limit reached"
+    assert e.value.detail == 'Wallet "%s" has admitted 2 of its month limit of 2 requests.' % org
+
+
+def test_hold_with_allow_overage_settles_the_whole_usage(ledger, wallet, admin):
+    with ledger.hold(wallet, 100, key="o-1", allow_overage=True) as hold:
+        hold.report(130)
+    assert (hold.result.kind, hold.result.amount, hold.overage) == ("settle", 130, 0)
+    assert ledger.balance(wallet).balance == 870
+    assert ledger.reservation(wallet, hold.reservation_id).captured == 130
+    # An excess that does not fit what is available: the hold is captured
+    # and the excess kept, as without allow_overage.
+    with ledger.hold(wallet, 100, key="o-2", allow_overage=True) as hold:
+        hold.report(1000)
+    assert (hold.result.amount, hold.overage) == (100, 900)
+    assert ledger.balance(wallet).balance == 770
+    # The same block run again replays the settle it made.
+    with ledger.hold(wallet, 100, key="o-2", allow_overage=True) as again:
+        again.report(1000)
+    assert again.result.replayed and again.overage == 900
+    assert ledger.balance(wallet).balance == 770
+    # Without the flag, the ledger refuses to capture above the hold.
+    r = ledger.reserve(wallet, 50, 60, "o-3")
+    with pytest.raises(bl.CaptureExceedsHold):
+        ledger.settle(wallet, r.reservation_id, 60, "o-3/settle")
+    assert ledger.settle(wallet, r.reservation_id, 60, "o-3/settle",
+                         allow_overage=True).amount == 60
+    assert events(admin, wallet)[-2:] == [("reserve", 50), ("settle", 60)]
+    assert verify(admin) == []
+
+
+def test_on_expire_capture_charges_a_lapsed_hold(ledger, wallet, admin):
+    r = ledger.reserve(wallet, 100, timedelta(seconds=1), "cap", on_expire="capture")
+    assert ledger.reservation(wallet, r.reservation_id).on_expire == "capture"
+    time.sleep(1.2)
+    # Lapsed and not yet swept: the held amount is already spent.
+    b = ledger.balance(wallet)
+    assert (b.reserved, b.available) == (0, 900)
+    admin.execute("SELECT ledger.ledger_expire()")
+    res = ledger.reservation(wallet, r.reservation_id)
+    assert (res.state, res.captured, res.on_expire) == ("expired", 100, "capture")
+    b = ledger.balance(wallet)
+    assert (b.balance, b.reserved, b.available) == (900, 0, 900)
+    # A hold made by a Hold with on_expire="capture" carries it too.
+    with ledger.hold(wallet, 10, key="cap-2", on_expire="capture") as hold:
+        assert ledger.reservation(wallet, hold.reservation_id).on_expire == "capture"
+        hold.report(3)
+    assert ledger.balance(wallet).balance == 897
+
+
 # ---------------------------------------------------------------- retries
 
 def test_retry_after_the_connection_dropped(ledger, wallet, admin):
@@ -276,7 +417,7 @@ def test_concurrent_holds_never_overspend(ledger, wallet, admin):
 
 def test_fleet_example(ledger, admin):
     out = io.StringIO()
-    wallet = "fleet-test/%s" % uuid.uuid4().hex[:8]
+    wallet = "fleet-test-%s" % uuid.uuid4().hex[:8]
     totals = fleet.run_fleet(ledger, wallet, agents=6, calls=15, budget=12000, seed=3, out=out)
     report = out.getvalue()
     print(report)
@@ -296,7 +437,7 @@ def test_fleet_example_from_the_command_line(admin):
     run = subprocess.run(
         [sys.executable, os.path.join(HERE, "..", "examples", "fleet.py"),
          "--agents", "3", "--calls", "6", "--budget", "1500", "--wallet",
-         "fleet-cli/%s" % uuid.uuid4().hex[:8]],
+         "fleet-cli-%s" % uuid.uuid4().hex[:8]],
         capture_output=True, text=True, timeout=120)
     print(run.stdout, run.stderr)
     assert run.returncode == 0
