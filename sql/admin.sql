@@ -164,6 +164,17 @@ SELECT l.root, l.unit, l.lost,
   FROM lost l
  ORDER BY l.root, l.unit;
 
+-- A hold made with on_expire => 'capture' that lapses is spending too, on
+-- the day its expire event is written.
+SELECT wallet_id FROM ledger_create_wallet('capt');
+SELECT kind, amount, balance FROM ledger_credit('capt', 100, 'fund');
+SELECT kind, amount FROM ledger_reserve('capt', 30, '1 minute', 'c-hold', on_expire => 'capture');
+SET baseledger.clock_offset = '2min';
+SELECT ledger_expire() AS expired;
+RESET baseledger.clock_offset;
+SELECT wallet_id, spent, debited, captured, debits, settles FROM daily_spend
+ WHERE wallet_id = 'capt';
+
 -- ---------------------------------------------------------------- privileges
 
 -- The views read every wallet with the owner's rights and are granted to no

@@ -318,14 +318,22 @@ COMMENT ON COLUMN @extschema@.wallet_tree.subtree_available IS 'Available funds 
 COMMENT ON COLUMN @extschema@.wallet_tree.subtree_active_reservations IS 'Holds in force now in the subtree';
 
 -- Spend per day counts each debit and capture once per subtree: at the
--- wallet that made it, not again at the ancestors that recorded it.
+-- wallet that made it, not again at the ancestors that recorded it. An
+-- expiry that captured its hold (on_expire => 'capture') is a capture.
 CREATE OR REPLACE VIEW @extschema@.daily_spend WITH (security_invoker = false) AS
 WITH spend AS (
-  SELECT e.wallet_id, w.unit, e.kind, e.amount, e.at::date AS day,
+  SELECT e.wallet_id, w.unit,
+         CASE e.kind WHEN 'expire' THEN 'settle'::@extschema@.event_kind ELSE e.kind END AS kind,
+         e.amount, e.at::date AS day,
          pg_catalog.string_to_array(e.wallet_id, '/') AS path
     FROM @extschema@.events e
     JOIN @extschema@.wallets w ON w.wallet_id = e.wallet_id
-   WHERE e.kind IN ('debit', 'settle') AND e.origin_wallet_id IS NULL
+   WHERE e.origin_wallet_id IS NULL
+     AND (e.kind IN ('debit', 'settle')
+          OR (e.kind = 'expire' AND EXISTS (
+                SELECT 1 FROM @extschema@.reservations r
+                 WHERE r.wallet_id = e.wallet_id AND r.reservation_id = e.reservation_id
+                   AND r.capture_on_expire)))
 )
 SELECT s.day,
        pg_catalog.array_to_string(s.path[1:n.depth], '/') AS wallet_id,
@@ -340,3 +348,6 @@ SELECT s.day,
   FROM spend s, pg_catalog.generate_series(1, pg_catalog.cardinality(s.path)) AS n(depth)
  GROUP BY s.day, s.path[1:n.depth], n.depth, s.unit
  ORDER BY s.day, s.path[1:n.depth], s.unit;
+COMMENT ON COLUMN @extschema@.daily_spend.captured IS
+  'Sum of the amounts captured by settles and by expiries of holds made with on_expire => ''capture''';
+COMMENT ON COLUMN @extschema@.daily_spend.settles IS 'Number of settles and capturing expiries';

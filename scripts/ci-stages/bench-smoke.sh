@@ -21,7 +21,7 @@ rc=0
 timeout 600 bash bench/run.sh --quick --out "$out" || rc=$?
 
 results="$out/results.tsv"
-expected=(storage baseline reserve reserve_plpgsql cycle hot balance batch_reserve
+expected=(storage baseline reserve reserve_plpgsql cycle hot hierarchy balance batch_reserve
   batch_cycle expire)
 
 passed=0
