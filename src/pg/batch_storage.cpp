@@ -30,14 +30,16 @@ Datum text_array(const std::vector<std::string>& items) {
 
 Query q_wallets_rc = {
     "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at, "
-    "last_hash, overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children = 0 AND NOT has_limits AND "
+    "last_hash, overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children = 0 AND NOT "
+    "has_limits AND "
     "NOT has_alerts AND root_id = wallet_id FROM ledger.wallets WHERE wallet_id = ANY ($1)",
     1,
     {TEXTARRAYOID},
     nullptr};
 Query q_wallets_rr = {
     "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at, "
-    "last_hash, overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children = 0 AND NOT has_limits AND "
+    "last_hash, overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children = 0 AND NOT "
+    "has_limits AND "
     "NOT has_alerts AND root_id = wallet_id FROM ledger.wallets WHERE wallet_id = ANY ($1) FOR NO "
     "KEY UPDATE",
     1,

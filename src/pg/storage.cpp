@@ -22,14 +22,16 @@ using spi::run;
 
 Query q_wallet_rc = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
-    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, root_id "
+    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, "
+    "root_id "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},
     nullptr};
 Query q_wallet_rr = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
-    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, root_id "
+    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, "
+    "root_id "
     "FROM ledger.wallets WHERE wallet_id = $1 FOR NO KEY UPDATE",
     1,
     {TEXTOID},
@@ -120,7 +122,8 @@ Query q_history = {
     nullptr};
 Query q_wallet_snapshot = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
-    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, root_id "
+    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, "
+    "root_id "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},
