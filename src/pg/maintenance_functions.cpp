@@ -12,6 +12,7 @@
 #include "core/validate.hpp"
 #include "pg/access.hpp"
 #include "pg/arguments.hpp"
+#include "pg/batch_storage.hpp"
 #include "pg/error_wall.hpp"
 #include "pg/locks.hpp"
 #include "pg/settings.hpp"
@@ -54,6 +55,64 @@ bool verify_wallet(FunctionCallInfo fcinfo, const std::string& wallet_id) {
   return true;
 }
 
+// Roots whose lapsed holds one statement per table expires together.
+constexpr std::size_t bulk_sweep_wallets = 1000;
+
+// Expires the lapsed holds of locked roots that stand alone (no children,
+// limits or alerts), up to max_rows, with one read of the wallets, one of
+// their holds and one write for all; adds the count to *expired. Returns the
+// other roots, which take the tree path.
+std::vector<std::string> sweep_in_bulk(const std::vector<std::string>& roots, std::int64_t max_rows,
+                                       std::int64_t* expired) {
+  std::vector<std::string> trees;
+  if (roots.empty() || max_rows <= 0) return trees;
+  batch_storage::Wallets wallets;
+  batch_storage::load_wallets(roots, &wallets);
+  for (auto it = wallets.begin(); it != wallets.end();) {
+    if (it->second.stands_alone) {
+      ++it;
+    } else {
+      trees.push_back(it->first);
+      it = wallets.erase(it);
+    }
+  }
+  if (wallets.empty()) return trees;
+  const core::Micros clock = clock_now();
+  core::Micros due_until = clock;
+  for (const auto& [id, w] : wallets)
+    due_until = std::max(due_until, core::next_event_time(w.state, clock));
+  batch_storage::load_due(due_until, &wallets);
+
+  std::int64_t left = max_rows;
+  for (auto& [id, w] : wallets) {
+    if (left <= 0 || w.due.empty()) continue;
+    core::WriteInput input;
+    input.wallet = w.state;
+    input.policy = w.policy;
+    input.clock = clock;
+    input.due = w.due;
+    std::sort(input.due.begin(), input.due.end(),
+              [](const core::Reservation& a, const core::Reservation& b) {
+                return a.expires_at != b.expires_at ? a.expires_at < b.expires_at : a.id < b.id;
+              });
+    if (static_cast<std::int64_t>(input.due.size()) > left) input.due.resize(left);
+    const core::Decision d = core::decide(input, nullptr);
+    w.state = d.wallet;
+    for (const core::Event& e : d.events) {
+      w.events.push_back(e);
+      w.event_elements.push_back(-1);
+    }
+    for (const core::Reservation& r : d.reservations) {
+      w.reservations[r.id] = r;
+      w.changed_reservations[r.id] = false;
+    }
+    left -= static_cast<std::int64_t>(d.events.size());
+    *expired += static_cast<std::int64_t>(d.events.size());
+  }
+  batch_storage::persist(wallets, {});
+  return trees;
+}
+
 }  // namespace
 }  // namespace baseledger::pg
 
@@ -80,6 +139,12 @@ BASELEDGER_SQL_FUNCTION(ledger_expire) {
     std::set<std::string> done;         // trees already swept
 
     std::int64_t expired = 0;
+    std::vector<std::string> roots;  // locked roots, swept in bulk
+    auto sweep_roots = [&] {
+      for (const std::string& id : sweep_in_bulk(roots, max_rows - expired, &expired))
+        if (done.insert(id).second) expired += tree_write::expire_tree(id, max_rows - expired);
+      roots.clear();
+    };
     for (const std::string& owner : owners) {
       if (expired >= max_rows) break;
       const std::string first = tree_write::path_of(owner)[0];
@@ -87,28 +152,21 @@ BASELEDGER_SQL_FUNCTION(ledger_expire) {
       if (t == tried.end())
         t = tried.emplace(first, try_lock_wallet(core::wallet_lock_key(first))).first;
       if (!t->second) continue;
+      if (first == owner) {
+        roots.push_back(owner);
+        if (roots.size() >= bulk_sweep_wallets) sweep_roots();
+        continue;
+      }
       tree_write::lock_path(owner);  // cannot wait: writers below `first` hold it first
       std::optional<storage::WalletRow> wallet = storage::load_wallet_for_write(owner);
       if (!wallet) continue;
-      if (!wallet->stands_alone(owner)) {
-        const std::string root = wallet->is_root(owner) ? owner : wallet->root_id;
-        if (done.insert(root).second) {
-          tree_write::lock_path(root);
-          expired += tree_write::expire_tree(root, max_rows - expired);
-        }
-        continue;
+      const std::string root = wallet->is_root(owner) ? owner : wallet->root_id;
+      if (done.insert(root).second) {
+        tree_write::lock_path(root);
+        expired += tree_write::expire_tree(root, max_rows - expired);
       }
-      core::WriteInput input;
-      input.wallet = wallet->state;
-      input.policy = wallet->policy;
-      input.clock = clock_now();
-      const core::Micros now = core::next_event_time(input.wallet, input.clock);
-      input.due = storage::load_due(owner, now, max_rows - expired);
-      if (input.due.empty()) continue;
-      const core::Decision decision = core::decide(input, nullptr);
-      storage::persist(owner, decision, storage::CommandRecord{});
-      expired += static_cast<std::int64_t>(decision.events.size());
     }
+    if (expired < max_rows) sweep_roots();
     policy_storage::prune_usage(clock_now());
     storage::finish(session);
     return Int32GetDatum(static_cast<int32>(expired));
