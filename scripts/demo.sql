@@ -57,5 +57,34 @@ SELECT * FROM ledger_expire() AS expired;
 SELECT * FROM ledger_history('agent-7');
 
 \echo
-\echo '12. Verify every balance against its entries: no rows means no discrepancy.'
+\echo '12. A fleet: org acme funds 500, team acme/research 300, agents share the team''s budget.'
+SELECT wallet_id FROM ledger_create_wallet('acme');
+SELECT wallet_id FROM ledger_create_wallet('acme/research');
+SELECT wallet_id FROM ledger_create_wallet('acme/research/agent-1', capped => false);
+SELECT wallet_id FROM ledger_create_wallet('acme/research/agent-2', capped => false);
+SELECT kind, amount, balance FROM ledger_credit('acme', 500, 'budget');
+SELECT kind, amount, balance FROM ledger_credit('acme/research', 300, 'budget');
+SELECT * FROM ledger_set_limit('acme/research', 'minute', NULL, 3);
+
+\echo
+\echo '13. Each agent holds 100: the hold counts at the agent, the team and the org.'
+SELECT kind, amount, available FROM ledger_reserve('acme/research/agent-1', 100, '1 minute', 'a1-call');
+SELECT kind, amount, available FROM ledger_reserve('acme/research/agent-2', 100, '1 minute', 'a2-call');
+SELECT b.wallet_id, b.balance, b.reserved, b.available
+  FROM unnest(ARRAY['acme', 'acme/research', 'acme/research/agent-1']) w, ledger_balance(w) b;
+
+\echo
+\echo '14. A third hold of 150 does not fit the team''s 100 left: refused, with the reason.'
+\set VERBOSITY verbose
+\set ON_ERROR_STOP off
+SELECT ledger_reserve('acme/research/agent-1', 150, '1 minute', 'a1-call-2');
+\echo
+\echo '15. The team allows 3 requests a minute: a fourth is refused whatever it costs.'
+SELECT kind, amount FROM ledger_reserve('acme/research/agent-2', 10, '1 minute', 'a2-call-2');
+SELECT ledger_reserve('acme/research/agent-1', 10, '1 minute', 'a1-call-3');
+\set ON_ERROR_STOP on
+\set VERBOSITY default
+
+\echo
+\echo '16. Verify every balance against its entries: no rows means no discrepancy.'
 SELECT * FROM ledger_verify();
