@@ -26,12 +26,15 @@ class Builder {
   explicit Builder(const TreeInput& input) {
     d_.wallets = input.wallets;
     d_.events.resize(input.wallets.size());
+    // The index by id is built only for a call with wallets below a root.
     std::map<std::string, std::size_t> index;
-    for (std::size_t i = 0; i < input.wallets.size(); ++i) index[input.wallets[i].wallet_id] = i;
     parent_.assign(input.wallets.size(), npos);
     for (std::size_t i = 0; i < input.wallets.size(); ++i) {
       const std::string& parent = input.wallets[i].parent_id;
       if (parent.empty()) continue;
+      if (index.empty())
+        for (std::size_t k = 0; k < input.wallets.size(); ++k)
+          index[input.wallets[k].wallet_id] = k;
       auto it = index.find(parent);
       if (it == index.end())
         throw LedgerError(
@@ -100,14 +103,6 @@ class Builder {
   TreeDecision d_;
   std::vector<std::size_t> parent_;
 };
-
-// The time after every wallet's last event, or the clock.
-Micros first_step_time(const TreeInput& input) {
-  Micros t = input.clock;
-  for (const Level& l : input.wallets)
-    if (l.state.last_at && *l.state.last_at >= t) t = *l.state.last_at + 1;
-  return t;
-}
 
 std::vector<DueHold> sorted_due(const TreeInput& input) {
   std::vector<DueHold> due = input.due;
@@ -206,6 +201,13 @@ std::string parent_of(const std::string& wallet_id) {
 
 std::size_t depth_of(const std::string& wallet_id) {
   return static_cast<std::size_t>(std::count(wallet_id.begin(), wallet_id.end(), '/')) + 1;
+}
+
+Micros first_step_time(const TreeInput& input) {
+  Micros t = input.clock;
+  for (const Level& l : input.wallets)
+    if (l.state.last_at && *l.state.last_at >= t) t = *l.state.last_at + 1;
+  return t;
 }
 
 Micros command_time(const TreeInput& input) {

@@ -89,6 +89,10 @@ struct TreeDecision {
   const Event& command_event() const { return events[*command_wallet].back(); }
 };
 
+// The time of a call's first step: the clock, or 1 microsecond after the
+// latest last event of the wallets it may write.
+Micros first_step_time(const TreeInput& input);
+
 // The time at which the command would be judged: after every due hold that
 // lapses before it has been expired.
 Micros command_time(const TreeInput& input);

@@ -441,27 +441,6 @@ std::optional<core::Reservation> load_reservation(const std::string& wallet_id,
   return decode_reservations(1, true).front();
 }
 
-void persist(const std::string& wallet_id, const core::Decision& decision,
-             const CommandRecord& command) {
-  WriteSet set;
-  set.wallets.push_back({&wallet_id, decision.wallet});
-  for (const core::Event& e : decision.events) {
-    WriteSet::EventRow row{&wallet_id, &e};
-    if (e.from_command) {
-      row.idempotency_key = command.idempotency_key;
-      row.fingerprint = command.fingerprint;
-      row.metadata = command.metadata;
-      row.metadata_null = command.metadata_null;
-      row.metadata_text = command.metadata_text;
-    }
-    set.events.push_back(row);
-  }
-  for (std::size_t i = 0; i < decision.reservations.size(); ++i)
-    (decision.reservation_is_new[i] ? set.inserted : set.updated)
-        .push_back({&wallet_id, &decision.reservations[i]});
-  write(set);
-}
-
 void persist_tree(const core::TreeDecision& decision, const CommandRecord& command) {
   const std::size_t command_wallet = decision.command_wallet.value_or(SIZE_MAX);
   // Who each hold belongs to, for its events at the owner's ancestors.

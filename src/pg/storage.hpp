@@ -94,10 +94,8 @@ struct CommandRecord {
   bool metadata_null = true;
   const std::string* metadata_text = nullptr;
 };
-// Appends the events, updates the projection and the reservations.
-void persist(const std::string& wallet_id, const core::Decision& decision,
-             const CommandRecord& command);
-// The same for a decision over several wallets of a tree.
+// Appends the events of a decision over one wallet or several wallets of a
+// tree, updates the projections and the reservations.
 void persist_tree(const core::TreeDecision& decision, const CommandRecord& command);
 
 struct BalanceRow {

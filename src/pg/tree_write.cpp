@@ -46,22 +46,13 @@ core::Level level_of(const std::string& wallet_id, const storage::WalletRow& row
   return l;
 }
 
-// The first step's time: after every loaded wallet's last event.
-core::Micros first_step(const core::TreeInput& in) {
-  core::TreeInput bare;
-  bare.wallets = in.wallets;
-  bare.path_size = in.path_size;
-  bare.clock = in.clock;
-  return core::command_time(bare);
-}
-
 // Loads the tree's due holds, and locks and loads the wallets that own them
 // and their ancestors. A wallet loaded late may have a later last event,
 // which moves the horizon; a few rounds settle it.
 void load_tree_due(const std::string& root, core::TreeInput* in,
                    std::int64_t limit = tree_due_max) {
   for (int round = 0; round < 4; ++round) {
-    const core::Micros t0 = first_step(*in);
+    const core::Micros t0 = core::first_step_time(*in);
     std::vector<storage::OwnedHold> holds =
         storage::load_due_tree(root, t0 + core::due_margin, limit);
     std::map<std::string, std::size_t> index;
@@ -83,7 +74,7 @@ void load_tree_due(const std::string& root, core::TreeInput* in,
     }
     in->due.clear();
     for (storage::OwnedHold& h : holds) in->due.push_back(core::DueHold{h.hold, index.at(h.owner)});
-    if (first_step(*in) == t0) return;
+    if (core::first_step_time(*in) == t0) return;
   }
 }
 
@@ -152,7 +143,7 @@ Prepared prepare(const std::string& wallet_id, const std::string& key, const cor
   const std::string root = in.wallets.front().wallet_id;
 
   if (in.path_size == 1 && leaf->children == 0) {
-    const core::Micros t0 = first_step(in);
+    const core::Micros t0 = core::first_step_time(in);
     for (core::Reservation& r : storage::load_due(wallet_id, t0 + core::due_margin,
                                                   std::numeric_limits<std::int64_t>::max()))
       in.due.push_back(core::DueHold{r, 0});
