@@ -2,7 +2,7 @@
 // hashes depend on it (a new encoding would need a new version tag).
 #include "core/chain.hpp"
 
-#include <openssl/sha.h>
+#include "core/sha256.hpp"
 
 namespace baseledger::core {
 
@@ -55,7 +55,7 @@ Hash event_hash(const Hash& previous, std::string_view wallet_id, const Event& e
   }
 
   Hash out;
-  SHA256(reinterpret_cast<const unsigned char*>(enc.data().data()), enc.data().size(), out.data());
+  sha256(enc.data().data(), enc.data().size(), out.data());
   return out;
 }
 

@@ -1,7 +1,7 @@
 // Request fingerprints and wallet lock keys.
 #include "core/fingerprint.hpp"
 
-#include <openssl/sha.h>
+#include "core/sha256.hpp"
 
 #include <string>
 
@@ -36,15 +36,15 @@ Fingerprint fingerprint(const Command& command) {
   if (command.allow_overage) buf.append("/allow_overage");
   if (command.capture_on_expire) buf.append("/on_expire=capture");
   Fingerprint out;
-  SHA256(reinterpret_cast<const unsigned char*>(buf.data()), buf.size(), out.data());
+  sha256(buf.data(), buf.size(), out.data());
   return out;
 }
 
 std::uint64_t wallet_lock_key(std::string_view wallet_id) {
   std::string buf("baseledger/wallet/");
   buf.append(wallet_id);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(buf.data()), buf.size(), digest);
+  Sha256 digest;
+  sha256(buf.data(), buf.size(), digest.data());
   std::uint64_t key = 0;
   for (int i = 0; i < 8; ++i) key = (key << 8) | digest[i];
   return key;

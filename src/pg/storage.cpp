@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/errors.hpp"
+#include "pg/direct_read.hpp"
 #include "pg/error_wall.hpp"
 #include "pg/spi.hpp"
 #include "pg/write_set.hpp"
@@ -367,6 +368,7 @@ Oid current_caller() {
 }
 
 std::optional<WalletRow> load_wallet_for_write(const std::string& wallet_id) {
+  if (direct_read::applies()) return direct_read::wallet(wallet_id);
   Datum args[1] = {text_datum(wallet_id)};
   Query& q = IsolationUsesXactSnapshot() ? q_wallet_rr : q_wallet_rc;
   if (run(q, args, nullptr, false) == 0) return std::nullopt;
@@ -400,6 +402,7 @@ void count_child(const std::string& parent) {
 }
 
 std::optional<KeyedEvent> find_event_by_key(const std::string& wallet_id, const std::string& key) {
+  if (direct_read::applies()) return direct_read::event_by_key(wallet_id, key);
   Datum args[2] = {text_datum(wallet_id), text_datum(key)};
   if (run(q_find_key, args, nullptr, false) == 0) return std::nullopt;
   KeyedEvent out;
@@ -416,6 +419,8 @@ std::optional<KeyedEvent> find_event_by_key(const std::string& wallet_id, const 
 
 std::vector<core::Reservation> load_due(const std::string& wallet_id, Micros now,
                                         std::int64_t limit) {
+  if (direct_read::applies())
+    if (auto due = direct_read::due(wallet_id, now, limit)) return *due;
   Datum args[3] = {text_datum(wallet_id), TimestampTzGetDatum(now), int64_datum(limit)};
   return decode_reservations(run(q_due, args, nullptr, false), false);
 }
@@ -436,6 +441,7 @@ std::vector<OwnedHold> load_due_tree(const std::string& root, Micros now, std::i
 
 std::optional<core::Reservation> load_reservation(const std::string& wallet_id,
                                                   const core::Uuid& id, bool read_only) {
+  if (!read_only && direct_read::applies()) return direct_read::reservation(wallet_id, id);
   Datum args[2] = {text_datum(wallet_id), uuid_datum(id)};
   if (run(q_reservation, args, nullptr, read_only) == 0) return std::nullopt;
   return decode_reservations(1, true).front();

@@ -1,6 +1,8 @@
 // One statement for all of a call's writes: data-modifying CTEs over arrays.
 #include "pg/write_set.hpp"
 
+#include <unordered_map>
+
 #include "core/errors.hpp"
 #include "pg/array_column.hpp"
 #include "pg/error_wall.hpp"
@@ -294,18 +296,21 @@ static void array_args(const WriteSet& set, Datum* args) {
 }
 
 // Computes each event's hash from its wallet's head, in order, and moves the
-// heads forward.
+// heads forward. (Rows name their wallet by the same string as the wallet
+// entry, so the pointer identifies it.)
 void chain(WriteSet& set) {
-  for (WriteSet::Wallet& w : set.wallets) {
-    core::Hash head = w.state.last_hash;
-    for (WriteSet::EventRow& row : set.events) {
-      if (row.wallet_id != w.wallet_id) continue;
-      row.hash = core::event_hash(
-          head, *row.wallet_id, *row.event,
-          core::EventRequest{row.idempotency_key, row.fingerprint, row.metadata_text, row.origin});
-      head = row.hash;
-    }
-    w.state.last_hash = head;
+  std::unordered_map<const std::string*, core::Hash*> heads;
+  heads.reserve(set.wallets.size());
+  for (WriteSet::Wallet& w : set.wallets) heads.emplace(w.wallet_id, &w.state.last_hash);
+  for (WriteSet::EventRow& row : set.events) {
+    auto it = heads.find(row.wallet_id);
+    if (it == heads.end())
+      throw core::LedgerError(core::sqlstate::internal_error, "event for a wallet not in the set");
+    core::Hash& head = *it->second;
+    row.hash = core::event_hash(
+        head, *row.wallet_id, *row.event,
+        core::EventRequest{row.idempotency_key, row.fingerprint, row.metadata_text, row.origin});
+    head = row.hash;
   }
 }
 

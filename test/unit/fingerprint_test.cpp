@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "core/fingerprint.hpp"
+#include "core/sha256.hpp"
 
 namespace baseledger::core {
 namespace {
@@ -197,3 +198,25 @@ TEST(WalletLockKey, ManyWalletsDoNotCollide) {
 
 }  // namespace
 }  // namespace baseledger::core
+
+// FIPS 180-2 test vectors, hashed twice each so that the reused context is
+// known to start clean.
+TEST(Sha256, KnownVectors) {
+  auto hex = [](const std::string& in) {
+    baseledger::core::Sha256 d;
+    baseledger::core::sha256(in.data(), in.size(), d.data());
+    std::string out;
+    char b[3];
+    for (auto c : d) {
+      std::snprintf(b, sizeof b, "%02x", c);
+      out += b;
+    }
+    return out;
+  };
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  }
+}

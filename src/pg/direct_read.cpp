@@ -1,0 +1,289 @@
+// Index lookups through the table access method (see direct_read.hpp). Code
+// inside pg_try() lambdas holds only plain data (see error_wall.hpp).
+#include "pg/direct_read.hpp"
+
+#include <cstring>
+
+#include "core/errors.hpp"
+#include "pg/error_wall.hpp"
+#include "pg/spi.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_collation_d.h"
+#include "catalog/pg_enum.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+}
+
+namespace baseledger::pg::direct_read {
+
+namespace {
+
+using core::Micros;
+
+// Column numbers of a table, looked up by name when the table is first met
+// (and again if it was dropped and created anew: its OID changes).
+template <std::size_t N>
+struct Columns {
+  const char* names[N];
+  Oid relid = InvalidOid;
+  AttrNumber att[N] = {};
+
+  // Runs inside pg_try.
+  void resolve(Relation rel) {
+    if (relid == RelationGetRelid(rel)) return;
+    TupleDesc desc = RelationGetDescr(rel);
+    for (std::size_t i = 0; i < N; ++i) {
+      att[i] = InvalidAttrNumber;
+      for (int a = 0; a < desc->natts; ++a) {
+        Form_pg_attribute attr = TupleDescAttr(desc, a);
+        if (!attr->attisdropped && std::strcmp(NameStr(attr->attname), names[i]) == 0) {
+          att[i] = attr->attnum;
+          break;
+        }
+      }
+      if (att[i] == InvalidAttrNumber)
+        elog(ERROR, "baseledger: column %s of ledger.%s not found", names[i],
+             RelationGetRelationName(rel));
+    }
+    relid = RelationGetRelid(rel);
+  }
+};
+
+Columns<13> wallet_cols = {{"unit", "balance", "reserved", "active_reservations", "last_seq",
+                            "last_at", "last_hash", "overdraft", "max_active", "children",
+                            "has_limits", "has_alerts", "root_id"}};
+Columns<9> event_cols = {{"seq", "kind", "amount", "reservation_id", "balance", "reserved",
+                          "expires_at", "at", "fingerprint"}};
+Columns<8> reservation_cols = {{"reservation_id", "amount", "captured", "expires_at", "created_at",
+                                "updated_at", "state", "capture_on_expire"}};
+
+Oid relation_oid(const char* name) {
+  const Oid oid = get_relname_relid(name, get_namespace_oid("ledger", false));
+  if (!OidIsValid(oid)) elog(ERROR, "baseledger: relation ledger.%s not found", name);
+  return oid;
+}
+
+// Runs inside pg_try: scans ledger.<table> through ledger.<index> with the
+// keys, under a new snapshot, and calls visit(row) for each visible tuple
+// until it returns false. Locks are kept to the end of the transaction, as
+// the executor keeps them.
+template <std::size_t N, class Visit>
+void scan(const char* table, const char* index, Columns<N>& cols, ScanKeyData* keys, int nkeys,
+          Visit visit) {
+  Relation rel = table_open(relation_oid(table), AccessShareLock);
+  Relation idx = index_open(relation_oid(index), AccessShareLock);
+  cols.resolve(rel);
+  CommandCounterIncrement();
+  Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+  TupleTableSlot* slot = table_slot_create(rel, nullptr);
+  IndexScanDesc sd = index_beginscan(rel, idx, snapshot, nkeys, 0);
+  index_rescan(sd, keys, nkeys, nullptr, 0);
+  while (index_getnext_slot(sd, ForwardScanDirection, slot)) {
+    bool should_free = false;
+    HeapTuple tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+    const bool more = visit(spi::Row{tuple, RelationGetDescr(rel)});
+    if (should_free) heap_freetuple(tuple);
+    if (!more) break;
+  }
+  index_endscan(sd);
+  ExecDropSingleTupleTableSlot(slot);
+  UnregisterSnapshot(snapshot);
+  index_close(idx, NoLock);
+  table_close(rel, NoLock);
+}
+
+void text_key(ScanKeyData* key, AttrNumber column, Datum value) {
+  ScanKeyEntryInitialize(key, 0, column, BTEqualStrategyNumber, InvalidOid, C_COLLATION_OID,
+                         F_TEXTEQ, value);
+}
+
+// A palloc'd copy of an enum value's label. Runs inside pg_try.
+char* enum_label(Datum value) {
+  HeapTuple tup = SearchSysCache1(ENUMOID, value);
+  if (!HeapTupleIsValid(tup))
+    elog(ERROR, "baseledger: enum value %u not found", DatumGetObjectId(value));
+  char* label = pstrdup(NameStr(reinterpret_cast<Form_pg_enum>(GETSTRUCT(tup))->enumlabel));
+  ReleaseSysCache(tup);
+  return label;
+}
+
+// Reads the reservation columns (runs inside pg_try); *state gets the state's
+// label when state is not null.
+void read_reservation(const spi::Row& r, core::Reservation* out, char** state) {
+  const AttrNumber* a = reservation_cols.att;
+  bool present;
+  r.uuid_at(a[0], &out->id, &present);
+  out->amount = r.int64_at(a[1]);
+  out->captured = r.int64_at(a[2]);
+  r.timestamp_at(a[3], &out->expires_at);
+  r.timestamp_at(a[4], &out->created_at);
+  r.timestamp_at(a[5], &out->updated_at);
+  if (state) {
+    bool isnull;
+    Datum d = r.get(a[6], &isnull);
+    *state = isnull ? nullptr : enum_label(d);
+  }
+  out->capture_on_expire = r.bool_at(a[7]);
+}
+
+}  // namespace
+
+bool applies() {
+  return !IsolationUsesXactSnapshot();
+}
+
+std::optional<storage::WalletRow> wallet(const std::string& wallet_id) {
+  Datum id = storage::text_datum(wallet_id);
+  bool found = false;
+  char* unit = nullptr;
+  char* root_id = nullptr;
+  core::WalletState s;
+  core::Policy policy;
+  Micros last_at = 0;
+  bool has_last_at = false, has_max_active = false, has_limits = false, has_alerts = false;
+  std::int64_t max_active = 0, children = 0;
+  pg_try([&] {
+    ScanKeyData key;
+    text_key(&key, 1, id);
+    scan("wallets", "wallets_pkey", wallet_cols, &key, 1, [&](const spi::Row& r) {
+      const AttrNumber* a = wallet_cols.att;
+      found = true;
+      unit = r.cstring_at(a[0]);
+      s.balance = r.int64_at(a[1]);
+      s.reserved = r.int64_at(a[2]);
+      s.active_reservations = r.int64_at(a[3]);
+      s.last_seq = r.int64_at(a[4]);
+      has_last_at = r.timestamp_at(a[5], &last_at);
+      r.bytes_at(a[6], s.last_hash.data(), s.last_hash.size());
+      bool isnull;
+      Datum overdraft = r.get(a[7], &isnull);
+      policy.capped = !isnull;
+      policy.overdraft = isnull ? 0 : DatumGetInt64(overdraft);
+      Datum max = r.get(a[8], &isnull);
+      has_max_active = !isnull;
+      if (!isnull) max_active = DatumGetInt32(max);
+      children = r.int64_at(a[9]);
+      has_limits = r.bool_at(a[10]);
+      has_alerts = r.bool_at(a[11]);
+      root_id = r.cstring_at(a[12]);
+      return false;
+    });
+  });
+  if (!found) return std::nullopt;
+  if (has_last_at) s.last_at = last_at;
+  if (has_max_active) policy.max_active = max_active;
+  storage::WalletRow out;
+  out.unit = unit ? unit : "";
+  out.state = s;
+  out.policy = policy;
+  out.children = children;
+  out.has_limits = has_limits;
+  out.has_alerts = has_alerts;
+  if (root_id) out.root_id = root_id;
+  return out;
+}
+
+std::optional<storage::KeyedEvent> event_by_key(const std::string& wallet_id,
+                                                const std::string& key) {
+  Datum args[2] = {storage::text_datum(wallet_id), storage::text_datum(key)};
+  bool found = false;
+  char* kind = nullptr;
+  storage::KeyedEvent out;
+  pg_try([&] {
+    ScanKeyData keys[2];
+    text_key(&keys[0], 1, args[0]);
+    text_key(&keys[1], 2, args[1]);
+    scan("events", "events_idempotency_key", event_cols, keys, 2, [&](const spi::Row& r) {
+      const AttrNumber* a = event_cols.att;
+      core::Event& e = out.event;
+      found = true;
+      e.seq = r.int64_at(a[0]);
+      bool isnull;
+      Datum k = r.get(a[1], &isnull);
+      kind = isnull ? nullptr : enum_label(k);
+      e.amount = r.int64_at(a[2]);
+      bool has_rid;
+      core::Uuid rid;
+      r.uuid_at(a[3], &rid, &has_rid);
+      if (has_rid) e.reservation_id = rid;
+      e.balance = r.int64_at(a[4]);
+      e.reserved = r.int64_at(a[5]);
+      Micros expires_at;
+      if (r.timestamp_at(a[6], &expires_at)) e.expires_at = expires_at;
+      r.timestamp_at(a[7], &e.at);
+      r.bytes_at(a[8], out.fingerprint.data(), out.fingerprint.size());
+      return false;
+    });
+  });
+  if (!found) return std::nullopt;
+  out.event.kind = storage::event_kind_of(kind);
+  out.event.from_command = true;
+  return out;
+}
+
+std::optional<std::vector<core::Reservation>> due(const std::string& wallet_id, Micros now,
+                                                  std::int64_t limit) {
+  Datum id = storage::text_datum(wallet_id);
+  // Holds are read into a fixed-size buffer inside the PostgreSQL frame,
+  // then copied out: no C++ allocation happens under pg_try.
+  constexpr std::int64_t chunk = 64;
+  std::vector<core::Reservation> out;
+  core::Reservation buf[chunk];
+  std::int64_t n = 0;
+  bool more = false;
+  pg_try([&] {
+    ScanKeyData keys[2];
+    text_key(&keys[0], 1, id);
+    ScanKeyEntryInitialize(&keys[1], 0, 2, BTLessEqualStrategyNumber, InvalidOid, InvalidOid,
+                           F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
+    scan("reservations", "reservations_wallet_active", reservation_cols, keys, 2,
+         [&](const spi::Row& r) {
+           if (n == chunk || n == limit) {
+             more = n == chunk && n < limit;
+             return false;
+           }
+           // The index holds active rows only; the state is checked anyway.
+           char* state = nullptr;
+           read_reservation(r, &buf[n], &state);
+           if (state == nullptr || std::strcmp(state, "active") != 0) return true;
+           buf[n].state = core::ReservationState::active;
+           ++n;
+           return true;
+         });
+  });
+  // Rare: more due holds than the buffer takes; the SPI statement reads them all.
+  if (more) return std::nullopt;
+  out.assign(buf, buf + n);
+  return out;
+}
+
+std::optional<core::Reservation> reservation(const std::string& wallet_id, const core::Uuid& id) {
+  Datum args[2] = {storage::text_datum(wallet_id), storage::uuid_datum(id)};
+  bool found = false;
+  char* state = nullptr;
+  core::Reservation out;
+  pg_try([&] {
+    ScanKeyData keys[2];
+    text_key(&keys[0], 1, args[0]);
+    ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid, InvalidOid, F_UUID_EQ,
+                           args[1]);
+    scan("reservations", "reservations_pkey", reservation_cols, keys, 2, [&](const spi::Row& r) {
+      found = true;
+      read_reservation(r, &out, &state);
+      return false;
+    });
+  });
+  if (!found) return std::nullopt;
+  out.state = storage::state_of(state);
+  return out;
+}
+
+}  // namespace baseledger::pg::direct_read
