@@ -8,54 +8,19 @@
 #include "pg/error_wall.hpp"
 #include "pg/spi.hpp"
 
-extern "C" {
-#include "access/genam.h"
-#include "access/relscan.h"
-#include "access/skey.h"
-#include "access/stratnum.h"
-#include "access/table.h"
-#include "access/tableam.h"
-#include "catalog/pg_collation_d.h"
-#include "catalog/pg_enum.h"
-#include "executor/tuptable.h"
-#include "utils/fmgroids.h"
-#include "utils/rel.h"
-}
+#include "pg/direct_access.hpp"
 
 namespace baseledger::pg::direct_read {
 
 namespace {
 
 using core::Micros;
-
-// Column numbers of a table, looked up by name when the table is first met
-// (and again if it was dropped and created anew: its OID changes).
-template <std::size_t N>
-struct Columns {
-  const char* names[N];
-  Oid relid = InvalidOid;
-  AttrNumber att[N] = {};
-
-  // Runs inside pg_try.
-  void resolve(Relation rel) {
-    if (relid == RelationGetRelid(rel)) return;
-    TupleDesc desc = RelationGetDescr(rel);
-    for (std::size_t i = 0; i < N; ++i) {
-      att[i] = InvalidAttrNumber;
-      for (int a = 0; a < desc->natts; ++a) {
-        Form_pg_attribute attr = TupleDescAttr(desc, a);
-        if (!attr->attisdropped && std::strcmp(NameStr(attr->attname), names[i]) == 0) {
-          att[i] = attr->attnum;
-          break;
-        }
-      }
-      if (att[i] == InvalidAttrNumber)
-        elog(ERROR, "baseledger: column %s of ledger.%s not found", names[i],
-             RelationGetRelationName(rel));
-    }
-    relid = RelationGetRelid(rel);
-  }
-};
+using direct::Columns;
+using direct::enum_label;
+using direct::fresh_snapshot;
+using direct::index_scan;
+using direct::relation_oid;
+using direct::text_key;
 
 Columns<13> wallet_cols = {{"unit", "balance", "reserved", "active_reservations", "last_seq",
                             "last_at", "last_hash", "overdraft", "max_active", "children",
@@ -64,12 +29,6 @@ Columns<9> event_cols = {{"seq", "kind", "amount", "reservation_id", "balance", 
                           "expires_at", "at", "fingerprint"}};
 Columns<8> reservation_cols = {{"reservation_id", "amount", "captured", "expires_at", "created_at",
                                 "updated_at", "state", "capture_on_expire"}};
-
-Oid relation_oid(const char* name) {
-  const Oid oid = get_relname_relid(name, get_namespace_oid("ledger", false));
-  if (!OidIsValid(oid)) elog(ERROR, "baseledger: relation ledger.%s not found", name);
-  return oid;
-}
 
 // Runs inside pg_try: scans ledger.<table> through ledger.<index> with the
 // keys, under a new snapshot, and calls visit(row) for each visible tuple
@@ -81,38 +40,17 @@ void scan(const char* table, const char* index, Columns<N>& cols, ScanKeyData* k
   Relation rel = table_open(relation_oid(table), AccessShareLock);
   Relation idx = index_open(relation_oid(index), AccessShareLock);
   cols.resolve(rel);
-  CommandCounterIncrement();
-  Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-  TupleTableSlot* slot = table_slot_create(rel, nullptr);
-  IndexScanDesc sd = index_beginscan(rel, idx, snapshot, nkeys, 0);
-  index_rescan(sd, keys, nkeys, nullptr, 0);
-  while (index_getnext_slot(sd, ForwardScanDirection, slot)) {
+  Snapshot snapshot = fresh_snapshot();
+  index_scan(rel, idx, snapshot, keys, nkeys, [&](TupleTableSlot* slot) {
     bool should_free = false;
     HeapTuple tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
     const bool more = visit(spi::Row{tuple, RelationGetDescr(rel)});
     if (should_free) heap_freetuple(tuple);
-    if (!more) break;
-  }
-  index_endscan(sd);
-  ExecDropSingleTupleTableSlot(slot);
+    return more;
+  });
   UnregisterSnapshot(snapshot);
   index_close(idx, NoLock);
   table_close(rel, NoLock);
-}
-
-void text_key(ScanKeyData* key, AttrNumber column, Datum value) {
-  ScanKeyEntryInitialize(key, 0, column, BTEqualStrategyNumber, InvalidOid, C_COLLATION_OID,
-                         F_TEXTEQ, value);
-}
-
-// A palloc'd copy of an enum value's label. Runs inside pg_try.
-char* enum_label(Datum value) {
-  HeapTuple tup = SearchSysCache1(ENUMOID, value);
-  if (!HeapTupleIsValid(tup))
-    elog(ERROR, "baseledger: enum value %u not found", DatumGetObjectId(value));
-  char* label = pstrdup(NameStr(reinterpret_cast<Form_pg_enum>(GETSTRUCT(tup))->enumlabel));
-  ReleaseSysCache(tup);
-  return label;
 }
 
 // Reads the reservation columns (runs inside pg_try); *state gets the state's

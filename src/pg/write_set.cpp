@@ -5,6 +5,7 @@
 
 #include "core/errors.hpp"
 #include "pg/array_column.hpp"
+#include "pg/direct_write.hpp"
 #include "pg/error_wall.hpp"
 #include "pg/spi.hpp"
 #include "pg/storage.hpp"
@@ -105,15 +106,23 @@ spi::Query q_one_update_reservation = {
     {TEXTOID, UUIDOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
     nullptr};
 
-// Runs q with the listed positions of the one-row arguments a/n.
-uint64 run_one(spi::Query& q, const Datum* a, const char* n, std::initializer_list<int> positions) {
+// Runs q with the listed positions of the one-row arguments a/n: below SPI
+// through `direct` when it applies, else (or when it returns -1) the statement.
+uint64 run_one(spi::Query& q, int64 (*direct)(const Datum*, const bool*), const Datum* a,
+               const char* n, std::initializer_list<int> positions) {
   Datum args[16];
   char nulls[16];
+  bool isnull[16];
   int k = 0;
   for (int p : positions) {
     args[k] = a[p];
     nulls[k] = n[p];
+    isnull[k] = n[p] == 'n';
     ++k;
+  }
+  if (direct_write::applies()) {
+    const int64 written = direct(args, isnull);
+    if (written >= 0) return static_cast<uint64>(written);
   }
   return spi::run(q, args, nulls, false);
 }
@@ -329,14 +338,16 @@ void write(WriteSet& set) {
     if (one) {
       // The projection first: under REPEATABLE READ a concurrent change
       // surfaces here as 40001 before any unique index can answer 23505.
-      counts.wallets = run_one(q_one_wallet, args, nulls, {0, 1, 2, 3, 4, 5, 25});
-      counts.events =
-          run_one(q_one_event, args, nulls, {0, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 25});
+      counts.wallets =
+          run_one(q_one_wallet, direct_write::update_wallet, args, nulls, {0, 1, 2, 3, 4, 5, 25});
+      counts.events = run_one(q_one_event, direct_write::insert_event, args, nulls,
+                              {0, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 25});
       if (!set.inserted.empty())
-        counts.inserted =
-            run_one(q_one_insert_reservation, args, nulls, {0, 9, 17, 18, 19, 20, 21, 22, 26});
+        counts.inserted = run_one(q_one_insert_reservation, direct_write::insert_reservation, args,
+                                  nulls, {0, 9, 17, 18, 19, 20, 21, 22, 26});
       if (!set.updated.empty())
-        counts.updated = run_one(q_one_update_reservation, args, nulls, {0, 9, 18, 19, 20, 22});
+        counts.updated = run_one(q_one_update_reservation, direct_write::update_reservation, args,
+                                 nulls, {0, 9, 18, 19, 20, 22});
     } else {
       spi::run(q_write, args, nullptr, false);
       pg_try([&] {

@@ -1,0 +1,229 @@
+// One-row writes through the table access method (see direct_write.hpp).
+// Code inside pg_try() lambdas holds only plain data (see error_wall.hpp).
+#include "pg/direct_write.hpp"
+
+#include "core/errors.hpp"
+#include "pg/direct_access.hpp"
+#include "pg/error_wall.hpp"
+
+namespace baseledger::pg::direct_write {
+
+namespace {
+
+using direct::Columns;
+using direct::relation_oid;
+using direct::text_key;
+
+// A table written below SPI: its columns in the order of the statement's
+// parameters, and which of them is an enum given as text (-1: none).
+template <std::size_t N>
+struct Target {
+  const char* table;
+  Columns<N> cols;
+  int enum_col;
+};
+
+Target<7> wallet_update = {"wallets",
+                           {{"wallet_id", "balance", "reserved", "active_reservations", "last_seq",
+                             "last_at", "last_hash"}},
+                           -1};
+Target<13> event_insert = {
+    "events",
+    {{"wallet_id", "seq", "kind", "amount", "reservation_id", "idempotency_key", "fingerprint",
+      "balance", "reserved", "expires_at", "at", "metadata", "hash"}},
+    2};
+Target<9> reservation_insert = {"reservations",
+                                {{"wallet_id", "reservation_id", "amount", "captured", "state",
+                                  "expires_at", "created_at", "updated_at", "capture_on_expire"}},
+                                4};
+Target<6> reservation_update = {
+    "reservations",
+    {{"wallet_id", "reservation_id", "captured", "state", "expires_at", "updated_at"}},
+    3};
+
+// Whether the SQL statement would do more than write the row: fire
+// triggers, or apply row security to the table's owner.
+bool needs_statement(Relation rel, CmdType op) {
+  if (rel->rd_rel->relforcerowsecurity) return true;
+  const TriggerDesc* t = rel->trigdesc;
+  if (t == nullptr) return false;
+  if (op == CMD_INSERT)
+    return t->trig_insert_before_row || t->trig_insert_after_row || t->trig_insert_instead_row ||
+           t->trig_insert_before_statement || t->trig_insert_after_statement ||
+           t->trig_insert_new_table;
+  return t->trig_update_before_row || t->trig_update_after_row || t->trig_update_instead_row ||
+         t->trig_update_before_statement || t->trig_update_after_statement ||
+         t->trig_update_old_table || t->trig_update_new_table;
+}
+
+// The executor state that the index and constraint routines need, for one row.
+struct Writer {
+  EState* estate;
+  ResultRelInfo* rri;
+
+  explicit Writer(Relation rel) {
+    estate = CreateExecutorState();
+    rri = makeNode(ResultRelInfo);
+    InitResultRelInfo(rri, rel, 0, nullptr, 0);
+    ExecOpenIndices(rri, false);
+  }
+  // Checks the table's constraints, then adds the row's index entries
+  // (unique ones checked: 23505 on a duplicate key).
+  void check(TupleTableSlot* slot) {
+    if (RelationGetDescr(rri->ri_RelationDesc)->constr) ExecConstraints(rri, slot, estate);
+  }
+  void index(TupleTableSlot* slot) {
+#if PG_VERSION_NUM >= 160000
+    ExecInsertIndexTuples(rri, slot, estate, false, false, nullptr, NIL, false);
+#else
+    ExecInsertIndexTuples(rri, slot, estate, false, false, nullptr, NIL);
+#endif
+  }
+  void close() {
+    ExecCloseIndices(rri);
+    FreeExecutorState(estate);
+  }
+};
+
+// Puts the values into the slot's columns; an enum given as text becomes
+// its label's value.
+template <std::size_t N>
+void fill(Target<N>& t, Relation rel, TupleTableSlot* slot, const Datum* values,
+          const bool* nulls) {
+  for (std::size_t i = 0; i < N; ++i) {
+    const int a = t.cols.att[i] - 1;
+    slot->tts_isnull[a] = nulls[i];
+    slot->tts_values[a] = values[i];
+    if (static_cast<int>(i) == t.enum_col && !nulls[i])
+      slot->tts_values[a] = direct::enum_value(rel, t.cols.att[i], TextDatumGetCString(values[i]));
+  }
+}
+
+template <std::size_t N>
+int64 insert_row(Target<N>& t, const Datum* values, const bool* nulls) {
+  int64 written = -1;
+  pg_try([&] {
+    Relation rel = table_open(relation_oid(t.table), RowExclusiveLock);
+    if (needs_statement(rel, CMD_INSERT)) {
+      table_close(rel, NoLock);
+      return;
+    }
+    t.cols.resolve(rel, true);
+    Writer w(rel);
+    TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+    ExecClearTuple(slot);
+    for (int a = 0; a < slot->tts_tupleDescriptor->natts; ++a) slot->tts_isnull[a] = true;
+    fill(t, rel, slot, values, nulls);
+    ExecStoreVirtualTuple(slot);
+    w.check(slot);
+    table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, nullptr);
+    w.index(slot);
+    ExecDropSingleTupleTableSlot(slot);
+    w.close();
+    table_close(rel, NoLock);
+    written = 1;
+  });
+  return written;
+}
+
+// Updates the row found by the first nkeys values (text, then text or uuid)
+// through the index; returns 0 when there is none. A row updated by another
+// transaction since it was read is read again and the values applied to its
+// newest version, as an UPDATE in READ COMMITTED does.
+template <std::size_t N>
+int64 update_row(Target<N>& t, const char* index, int nkeys, const Datum* values,
+                 const bool* nulls) {
+  int64 written = -1;
+  pg_try([&] {
+    Relation rel = table_open(relation_oid(t.table), RowExclusiveLock);
+    if (needs_statement(rel, CMD_UPDATE)) {
+      table_close(rel, NoLock);
+      return;
+    }
+    Relation idx = index_open(relation_oid(index), RowExclusiveLock);
+    t.cols.resolve(rel);
+    ScanKeyData keys[2];
+    text_key(&keys[0], 1, values[0]);
+    if (nkeys == 2)
+      ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid, InvalidOid,
+                             F_UUID_EQ, values[1]);
+    Writer w(rel);
+    TupleTableSlot* fresh = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+    written = 0;
+    for (int attempt = 0;; ++attempt) {
+      Snapshot snapshot = direct::fresh_snapshot();
+      bool found = false;
+      ItemPointerData tid;
+      direct::index_scan(rel, idx, snapshot, keys, nkeys, [&](TupleTableSlot* old) {
+        found = true;
+        tid = old->tts_tid;
+        ExecClearTuple(fresh);
+        slot_getallattrs(old);
+        const int natts = fresh->tts_tupleDescriptor->natts;
+        std::memcpy(fresh->tts_values, old->tts_values, natts * sizeof(Datum));
+        std::memcpy(fresh->tts_isnull, old->tts_isnull, natts * sizeof(bool));
+        fill(t, rel, fresh, values, nulls);
+        ExecStoreVirtualTuple(fresh);
+        ExecMaterializeSlot(fresh);  // copies the old row's values out of its buffer
+        return false;
+      });
+      if (!found) {
+        UnregisterSnapshot(snapshot);
+        break;
+      }
+      w.check(fresh);
+      TM_FailureData failure;
+      LockTupleMode mode;
+#if PG_VERSION_NUM >= 160000
+      TU_UpdateIndexes update_indexes;
+#else
+      bool update_indexes;
+#endif
+      const TM_Result r =
+          table_tuple_update(rel, &tid, fresh, GetCurrentCommandId(true), snapshot, InvalidSnapshot,
+                             true, &failure, &mode, &update_indexes);
+      UnregisterSnapshot(snapshot);
+      if (r == TM_Ok) {
+#if PG_VERSION_NUM >= 160000
+        if (update_indexes != TU_None) w.index(fresh);
+#else
+        if (update_indexes) w.index(fresh);
+#endif
+        written = 1;
+        break;
+      }
+      if ((r != TM_Updated && r != TM_Deleted) || attempt == 100)
+        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                        errmsg("could not serialize access due to concurrent update")));
+    }
+    ExecDropSingleTupleTableSlot(fresh);
+    w.close();
+    index_close(idx, NoLock);
+    table_close(rel, NoLock);
+  });
+  return written;
+}
+
+}  // namespace
+
+bool applies() {
+  return !IsolationUsesXactSnapshot();
+}
+
+int64 update_wallet(const Datum* values, const bool* nulls) {
+  return update_row(wallet_update, "wallets_pkey", 1, values, nulls);
+}
+
+int64 insert_event(const Datum* values, const bool* nulls) {
+  return insert_row(event_insert, values, nulls);
+}
+
+int64 insert_reservation(const Datum* values, const bool* nulls) {
+  return insert_row(reservation_insert, values, nulls);
+}
+
+int64 update_reservation(const Datum* values, const bool* nulls) {
+  return update_row(reservation_update, "reservations_pkey", 2, values, nulls);
+}
+
+}  // namespace baseledger::pg::direct_write
