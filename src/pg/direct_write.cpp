@@ -6,6 +6,11 @@
 #include "pg/direct_access.hpp"
 #include "pg/error_wall.hpp"
 
+extern "C" {
+#include "optimizer/optimizer.h"
+#include "utils/inval.h"
+}
+
 namespace baseledger::pg::direct_write {
 
 namespace {
@@ -14,6 +19,17 @@ using direct::Columns;
 using direct::relation_oid;
 using direct::text_key;
 
+// A table's CHECK constraints compiled once for the backend. ExecConstraints
+// would parse and plan every constraint's expression again for each row it
+// checks, which cost as much as writing the row; a relcache invalidation of
+// the table (ALTER TABLE, or the table dropped) marks them stale.
+struct CompiledChecks {
+  Oid relid = InvalidOid;
+  bool stale = true;
+  MemoryContext context = nullptr;
+  ExprState** exprs = nullptr;
+};
+
 // A table written below SPI: its columns in the order of the statement's
 // parameters, and which of them is an enum given as text (-1: none).
 template <std::size_t N>
@@ -21,25 +37,65 @@ struct Target {
   const char* table;
   Columns<N> cols;
   int enum_col;
+  CompiledChecks checks;
 };
 
 Target<7> wallet_update = {"wallets",
                            {{"wallet_id", "balance", "reserved", "active_reservations", "last_seq",
                              "last_at", "last_hash"}},
-                           -1};
+                           -1,
+                           {}};
 Target<13> event_insert = {
     "events",
     {{"wallet_id", "seq", "kind", "amount", "reservation_id", "idempotency_key", "fingerprint",
       "balance", "reserved", "expires_at", "at", "metadata", "hash"}},
-    2};
+    2,
+    {}};
 Target<9> reservation_insert = {"reservations",
                                 {{"wallet_id", "reservation_id", "amount", "captured", "state",
                                   "expires_at", "created_at", "updated_at", "capture_on_expire"}},
-                                4};
+                                4,
+                                {}};
 Target<6> reservation_update = {
     "reservations",
     {{"wallet_id", "reservation_id", "captured", "state", "expires_at", "updated_at"}},
-    3};
+    3,
+    {}};
+
+CompiledChecks* all_checks[] = {&wallet_update.checks, &event_insert.checks,
+                                &reservation_insert.checks, &reservation_update.checks};
+
+void invalidate_checks(Datum, Oid relid) {
+  for (CompiledChecks* c : all_checks)
+    if (relid == InvalidOid || relid == c->relid) c->stale = true;
+}
+
+// The table's compiled CHECK constraints, in the order of its descriptor's
+// (as ExecConstraints expects them in ri_ConstraintExprs).
+ExprState** compiled_checks(CompiledChecks& c, Relation rel) {
+  static bool registered = false;
+  if (!registered) {
+    CacheRegisterRelcacheCallback(invalidate_checks, 0);
+    registered = true;
+  }
+  if (!c.stale && c.relid == RelationGetRelid(rel)) return c.exprs;
+  if (c.context == nullptr)
+    c.context =
+        AllocSetContextCreate(CacheMemoryContext, "baseledger checks", ALLOCSET_SMALL_SIZES);
+  MemoryContextReset(c.context);
+  c.exprs = nullptr;
+  const TupleConstr* constr = RelationGetDescr(rel)->constr;
+  MemoryContext old = MemoryContextSwitchTo(c.context);
+  ExprState** exprs = static_cast<ExprState**>(palloc(sizeof(ExprState*) * constr->num_check));
+  for (int i = 0; i < constr->num_check; ++i)
+    exprs[i] = ExecInitExpr(
+        expression_planner(static_cast<Expr*>(stringToNode(constr->check[i].ccbin))), nullptr);
+  MemoryContextSwitchTo(old);
+  c.exprs = exprs;
+  c.relid = RelationGetRelid(rel);
+  c.stale = false;
+  return c.exprs;
+}
 
 // Whether the SQL statement would do more than write the row: fire
 // triggers, or apply row security to the table's owner.
@@ -67,11 +123,15 @@ struct Writer {
     InitResultRelInfo(rri, rel, 0, nullptr, 0);
     ExecOpenIndices(rri, false);
   }
-  // Checks the table's constraints, then adds the row's index entries
-  // (unique ones checked: 23505 on a duplicate key).
-  void check(TupleTableSlot* slot) {
-    if (RelationGetDescr(rri->ri_RelationDesc)->constr) ExecConstraints(rri, slot, estate);
+  // Checks the table's constraints (NOT NULL and CHECK).
+  void check(CompiledChecks& checks, TupleTableSlot* slot) {
+    Relation rel = rri->ri_RelationDesc;
+    const TupleConstr* constr = RelationGetDescr(rel)->constr;
+    if (constr == nullptr) return;
+    if (constr->num_check > 0) rri->ri_ConstraintExprs = compiled_checks(checks, rel);
+    ExecConstraints(rri, slot, estate);
   }
+  // Adds the row's index entries (unique ones checked: 23505 on a duplicate key).
   void index(TupleTableSlot* slot) {
 #if PG_VERSION_NUM >= 160000
     ExecInsertIndexTuples(rri, slot, estate, false, false, nullptr, NIL, false);
@@ -115,7 +175,7 @@ int64 insert_row(Target<N>& t, const Datum* values, const bool* nulls) {
     for (int a = 0; a < slot->tts_tupleDescriptor->natts; ++a) slot->tts_isnull[a] = true;
     fill(t, rel, slot, values, nulls);
     ExecStoreVirtualTuple(slot);
-    w.check(slot);
+    w.check(t.checks, slot);
     table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, nullptr);
     w.index(slot);
     ExecDropSingleTupleTableSlot(slot);
@@ -171,7 +231,7 @@ int64 update_row(Target<N>& t, const char* index, int nkeys, const Datum* values
         UnregisterSnapshot(snapshot);
         break;
       }
-      w.check(fresh);
+      w.check(t.checks, fresh);
       TM_FailureData failure;
       LockTupleMode mode;
 #if PG_VERSION_NUM >= 160000

@@ -1,0 +1,87 @@
+-- The write path writes a call's rows below SPI in READ COMMITTED (and
+-- through SQL statements under REPEATABLE READ and SERIALIZABLE). Whichever
+-- way a row is written, the table's constraints hold (including ones added
+-- or dropped after the backend first wrote), triggers fire, and a call sees
+-- the earlier calls of its own transaction.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS baseledger CASCADE;
+CREATE EXTENSION baseledger;
+DROP TABLE IF EXISTS public.write_path_seen;
+RESET client_min_messages;
+SET search_path = ledger, public;
+
+-- Runs a statement and reports 'ok' or its SQLSTATE and message.
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+SELECT ledger_create_wallet('wp-a') IS NOT NULL AS created;
+-- This backend writes to every table once before the constraints change.
+SELECT (ledger_credit('wp-a', 1000, 'c1')).balance;
+SELECT (ledger_reserve('wp-a', 10, '1 min', 'r0')).amount;
+
+-- A CHECK constraint added to a table applies to the next write, in every table.
+ALTER TABLE ledger.events ADD CONSTRAINT wp_no_600 CHECK (amount <> 600);
+SELECT pg_temp.try($$SELECT ledger_reserve('wp-a', 600, '1 min', 'r1')$$);
+ALTER TABLE ledger.reservations ADD CONSTRAINT wp_no_601 CHECK (amount <> 601);
+SELECT pg_temp.try($$SELECT ledger_reserve('wp-a', 601, '1 min', 'r1')$$);
+ALTER TABLE ledger.wallets ADD CONSTRAINT wp_reserved_below_600 CHECK (reserved < 600);
+SELECT pg_temp.try($$SELECT ledger_reserve('wp-a', 602, '1 min', 'r1')$$);
+-- Nothing of the refused calls was written.
+SELECT count(*) AS events, max(seq) AS last_seq FROM ledger.events WHERE wallet_id = 'wp-a';
+SELECT reserved, last_seq FROM ledger.wallets WHERE wallet_id = 'wp-a';
+-- Once dropped, they no longer apply.
+ALTER TABLE ledger.events DROP CONSTRAINT wp_no_600;
+ALTER TABLE ledger.reservations DROP CONSTRAINT wp_no_601;
+ALTER TABLE ledger.wallets DROP CONSTRAINT wp_reserved_below_600;
+SELECT (ledger_reserve('wp-a', 600, '1 min', 'r1')).amount;
+
+-- A trigger on a ledger table fires for the rows the calls write.
+CREATE TABLE public.write_path_seen (tbl text, what text);
+CREATE FUNCTION pg_temp.note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.write_path_seen
+  VALUES (TG_TABLE_NAME, TG_OP || coalesce(' ' || (to_jsonb(NEW) ->> 'kind'), ''));
+  RETURN NEW;
+END $$;
+CREATE TRIGGER wp_note AFTER INSERT ON ledger.events FOR EACH ROW EXECUTE FUNCTION pg_temp.note();
+CREATE TRIGGER wp_note AFTER INSERT OR UPDATE ON ledger.reservations
+  FOR EACH ROW EXECUTE FUNCTION pg_temp.note();
+CREATE TRIGGER wp_note AFTER UPDATE ON ledger.wallets FOR EACH ROW EXECUTE FUNCTION pg_temp.note();
+SELECT (ledger_reserve('wp-a', 5, '1 min', 'r2')).amount AS held \gset
+SELECT (ledger_settle('wp-a', reservation_id, 3, 's2')).balance
+  FROM ledger.reservations WHERE wallet_id = 'wp-a' AND amount = 5;
+SELECT tbl, what, count(*) FROM public.write_path_seen GROUP BY 1, 2 ORDER BY 1, 2;
+DROP TRIGGER wp_note ON ledger.events;
+DROP TRIGGER wp_note ON ledger.reservations;
+DROP TRIGGER wp_note ON ledger.wallets;
+DROP TABLE public.write_path_seen;
+
+-- Calls in one transaction see each other, in READ COMMITTED and under
+-- REPEATABLE READ: the second reserve counts the first's hold, the settle
+-- finds the hold reserved just before it.
+SELECT ledger_create_wallet('wp-b') IS NOT NULL AS created;
+SELECT (ledger_credit('wp-b', 100, 'c1')).balance;
+BEGIN;
+SELECT (ledger_reserve('wp-b', 30, '1 min', 'r1')).available AS after_first,
+       (ledger_reserve('wp-b', 30, '1 min', 'r2')).available AS after_second;
+SELECT pg_temp.try($$SELECT ledger_reserve('wp-b', 41, '1 min', 'r3')$$);
+SELECT (ledger_settle('wp-b', reservation_id, 10, 's1')).available
+  FROM ledger.reservations WHERE wallet_id = 'wp-b' AND state = 'active'
+  ORDER BY created_at LIMIT 1;
+COMMIT;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT (ledger_reserve('wp-b', 20, '1 min', 'r4')).available AS after_first,
+       (ledger_reserve('wp-b', 20, '1 min', 'r5')).available AS after_second;
+SELECT pg_temp.try($$SELECT ledger_reserve('wp-b', 21, '1 min', 'r6')$$);
+SELECT (ledger_cancel('wp-b', reservation_id, 'x1')).available
+  FROM ledger.reservations WHERE wallet_id = 'wp-b' AND state = 'active'
+  ORDER BY created_at LIMIT 1;
+COMMIT;
+SELECT balance, reserved, active_reservations, last_seq FROM ledger.wallets WHERE wallet_id = 'wp-b';
+SELECT seq, kind, amount, balance, reserved FROM ledger.events WHERE wallet_id = 'wp-b' ORDER BY seq;
+SELECT * FROM ledger_verify();
