@@ -45,10 +45,10 @@ Target<7> wallet_update = {"wallets",
                              "last_at", "last_hash"}},
                            -1,
                            {}};
-Target<13> event_insert = {
+Target<14> event_insert = {
     "events",
     {{"wallet_id", "seq", "kind", "amount", "reservation_id", "idempotency_key", "fingerprint",
-      "balance", "reserved", "expires_at", "at", "metadata", "hash"}},
+      "balance", "reserved", "expires_at", "at", "metadata", "hash", "origin_wallet_id"}},
     2,
     {}};
 Target<9> reservation_insert = {"reservations",
@@ -159,8 +159,9 @@ void fill(Target<N>& t, Relation rel, TupleTableSlot* slot, const Datum* values,
   }
 }
 
+// Inserts `rows` rows whose values follow one another (N per row).
 template <std::size_t N>
-int64 insert_row(Target<N>& t, const Datum* values, const bool* nulls) {
+int64 insert_rows(Target<N>& t, int rows, const Datum* values, const bool* nulls) {
   int64 written = -1;
   pg_try([&] {
     Relation rel = table_open(relation_oid(t.table), RowExclusiveLock);
@@ -171,28 +172,33 @@ int64 insert_row(Target<N>& t, const Datum* values, const bool* nulls) {
     t.cols.resolve(rel, true);
     Writer w(rel);
     TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
-    ExecClearTuple(slot);
-    for (int a = 0; a < slot->tts_tupleDescriptor->natts; ++a) slot->tts_isnull[a] = true;
-    fill(t, rel, slot, values, nulls);
-    ExecStoreVirtualTuple(slot);
-    w.check(t.checks, slot);
-    table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, nullptr);
-    w.index(slot);
+    const CommandId cid = GetCurrentCommandId(true);
+    for (int row = 0; row < rows; ++row) {
+      ExecClearTuple(slot);
+      for (int a = 0; a < slot->tts_tupleDescriptor->natts; ++a) slot->tts_isnull[a] = true;
+      fill(t, rel, slot, values + row * N, nulls + row * N);
+      ExecStoreVirtualTuple(slot);
+      w.check(t.checks, slot);
+      table_tuple_insert(rel, slot, cid, 0, nullptr);
+      w.index(slot);
+      ResetPerTupleExprContext(w.estate);
+    }
     ExecDropSingleTupleTableSlot(slot);
     w.close();
     table_close(rel, NoLock);
-    written = 1;
+    written = rows;
   });
   return written;
 }
 
-// Updates the row found by the first nkeys values (text, then text or uuid)
-// through the index; returns 0 when there is none. A row updated by another
-// transaction since it was read is read again and the values applied to its
-// newest version, as an UPDATE in READ COMMITTED does.
+// Updates, for each of `rows` rows of values (N per row), the row found by
+// its first nkeys values (text, then text or uuid) through the index; returns
+// the number of rows found. A row updated by another transaction since it was
+// read is read again and the values applied to its newest version, as an
+// UPDATE does in READ COMMITTED.
 template <std::size_t N>
-int64 update_row(Target<N>& t, const char* index, int nkeys, const Datum* values,
-                 const bool* nulls) {
+int64 update_rows(Target<N>& t, const char* index, int nkeys, int rows, const Datum* all_values,
+                  const bool* all_nulls) {
   int64 written = -1;
   pg_try([&] {
     Relation rel = table_open(relation_oid(t.table), RowExclusiveLock);
@@ -202,59 +208,64 @@ int64 update_row(Target<N>& t, const char* index, int nkeys, const Datum* values
     }
     Relation idx = index_open(relation_oid(index), RowExclusiveLock);
     t.cols.resolve(rel);
-    ScanKeyData keys[2];
-    text_key(&keys[0], 1, values[0]);
-    if (nkeys == 2)
-      ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid, InvalidOid,
-                             F_UUID_EQ, values[1]);
     Writer w(rel);
     TupleTableSlot* fresh = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
     written = 0;
-    for (int attempt = 0;; ++attempt) {
-      Snapshot snapshot = direct::fresh_snapshot();
-      bool found = false;
-      ItemPointerData tid;
-      direct::index_scan(rel, idx, snapshot, keys, nkeys, [&](TupleTableSlot* old) {
-        found = true;
-        tid = old->tts_tid;
-        ExecClearTuple(fresh);
-        slot_getallattrs(old);
-        const int natts = fresh->tts_tupleDescriptor->natts;
-        std::memcpy(fresh->tts_values, old->tts_values, natts * sizeof(Datum));
-        std::memcpy(fresh->tts_isnull, old->tts_isnull, natts * sizeof(bool));
-        fill(t, rel, fresh, values, nulls);
-        ExecStoreVirtualTuple(fresh);
-        ExecMaterializeSlot(fresh);  // copies the old row's values out of its buffer
-        return false;
-      });
-      if (!found) {
+    for (int row = 0; row < rows; ++row) {
+      const Datum* values = all_values + row * N;
+      const bool* nulls = all_nulls + row * N;
+      ScanKeyData keys[2];
+      text_key(&keys[0], 1, values[0]);
+      if (nkeys == 2)
+        ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid, InvalidOid,
+                               F_UUID_EQ, values[1]);
+      for (int attempt = 0;; ++attempt) {
+        Snapshot snapshot = direct::fresh_snapshot();
+        bool found = false;
+        ItemPointerData tid;
+        direct::index_scan(rel, idx, snapshot, keys, nkeys, [&](TupleTableSlot* old) {
+          found = true;
+          tid = old->tts_tid;
+          ExecClearTuple(fresh);
+          slot_getallattrs(old);
+          const int natts = fresh->tts_tupleDescriptor->natts;
+          std::memcpy(fresh->tts_values, old->tts_values, natts * sizeof(Datum));
+          std::memcpy(fresh->tts_isnull, old->tts_isnull, natts * sizeof(bool));
+          fill(t, rel, fresh, values, nulls);
+          ExecStoreVirtualTuple(fresh);
+          ExecMaterializeSlot(fresh);  // copies the old row's values out of its buffer
+          return false;
+        });
+        if (!found) {
+          UnregisterSnapshot(snapshot);
+          break;
+        }
+        w.check(t.checks, fresh);
+        TM_FailureData failure;
+        LockTupleMode mode;
+#if PG_VERSION_NUM >= 160000
+        TU_UpdateIndexes update_indexes;
+#else
+        bool update_indexes;
+#endif
+        const TM_Result r =
+            table_tuple_update(rel, &tid, fresh, GetCurrentCommandId(true), snapshot,
+                               InvalidSnapshot, true, &failure, &mode, &update_indexes);
         UnregisterSnapshot(snapshot);
-        break;
-      }
-      w.check(t.checks, fresh);
-      TM_FailureData failure;
-      LockTupleMode mode;
+        if (r == TM_Ok) {
 #if PG_VERSION_NUM >= 160000
-      TU_UpdateIndexes update_indexes;
+          if (update_indexes != TU_None) w.index(fresh);
 #else
-      bool update_indexes;
+          if (update_indexes) w.index(fresh);
 #endif
-      const TM_Result r =
-          table_tuple_update(rel, &tid, fresh, GetCurrentCommandId(true), snapshot, InvalidSnapshot,
-                             true, &failure, &mode, &update_indexes);
-      UnregisterSnapshot(snapshot);
-      if (r == TM_Ok) {
-#if PG_VERSION_NUM >= 160000
-        if (update_indexes != TU_None) w.index(fresh);
-#else
-        if (update_indexes) w.index(fresh);
-#endif
-        written = 1;
-        break;
+          ++written;
+          break;
+        }
+        if ((r != TM_Updated && r != TM_Deleted) || attempt == 100)
+          ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                          errmsg("could not serialize access due to concurrent update")));
       }
-      if ((r != TM_Updated && r != TM_Deleted) || attempt == 100)
-        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-                        errmsg("could not serialize access due to concurrent update")));
+      ResetPerTupleExprContext(w.estate);
     }
     ExecDropSingleTupleTableSlot(fresh);
     w.close();
@@ -270,20 +281,20 @@ bool applies() {
   return !IsolationUsesXactSnapshot();
 }
 
-int64 update_wallet(const Datum* values, const bool* nulls) {
-  return update_row(wallet_update, "wallets_pkey", 1, values, nulls);
+int64 update_wallets(int rows, const Datum* values, const bool* nulls) {
+  return update_rows(wallet_update, "wallets_pkey", 1, rows, values, nulls);
 }
 
-int64 insert_event(const Datum* values, const bool* nulls) {
-  return insert_row(event_insert, values, nulls);
+int64 insert_events(int rows, const Datum* values, const bool* nulls) {
+  return insert_rows(event_insert, rows, values, nulls);
 }
 
-int64 insert_reservation(const Datum* values, const bool* nulls) {
-  return insert_row(reservation_insert, values, nulls);
+int64 insert_reservations(int rows, const Datum* values, const bool* nulls) {
+  return insert_rows(reservation_insert, rows, values, nulls);
 }
 
-int64 update_reservation(const Datum* values, const bool* nulls) {
-  return update_row(reservation_update, "reservations_pkey", 2, values, nulls);
+int64 update_reservations(int rows, const Datum* values, const bool* nulls) {
+  return update_rows(reservation_update, "reservations_pkey", 2, rows, values, nulls);
 }
 
 }  // namespace baseledger::pg::direct_write

@@ -2,6 +2,8 @@
 // inside pg_call()/pg_try() lambdas holds only plain data (see error_wall.hpp).
 #include "pg/storage.hpp"
 
+#include <unistd.h>
+
 #include <cstring>
 
 #include "core/errors.hpp"
@@ -283,13 +285,26 @@ core::ReservationState state_of(const char* text) {
   return *state;
 }
 
+// Reservation ids come from the strong random source, drawn a block at a
+// time: one draw cost more than a reserve's three index lookups. The block
+// belongs to the process that drew it (a forked child draws its own).
 core::Uuid new_reservation_id() {
+  static unsigned char block[1024];
+  static std::size_t used = sizeof block;
+  static pid_t owner = 0;
   core::Uuid id;
-  pg_call([&] {
-    if (!pg_strong_random(id.bytes.data(), id.bytes.size()))
-      ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                      errmsg("could not generate a random reservation id")));
-  });
+  if (used + id.bytes.size() > sizeof block || owner != getpid()) {
+    pg_call([&] {
+      if (!pg_strong_random(block, sizeof block))
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("could not generate a random reservation id")));
+    });
+    used = 0;
+    owner = getpid();
+  }
+  std::memcpy(id.bytes.data(), block + used, id.bytes.size());
+  std::memset(block + used, 0, id.bytes.size());  // an id handed out is not kept
+  used += id.bytes.size();
   id.bytes[6] = (id.bytes[6] & 0x0f) | 0x40;  // version 4
   id.bytes[8] = (id.bytes[8] & 0x3f) | 0x80;  // RFC 4122 variant
   return id;

@@ -1,7 +1,10 @@
 // One statement for all of a call's writes: data-modifying CTEs over arrays.
 #include "pg/write_set.hpp"
 
+#include <memory>
+#include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "pg/array_column.hpp"
@@ -85,11 +88,11 @@ spi::Query q_one_wallet = {
     nullptr};
 spi::Query q_one_event = {
     "INSERT INTO ledger.events (wallet_id, seq, kind, amount, reservation_id, idempotency_key, "
-    "fingerprint, balance, reserved, expires_at, at, metadata, hash) "
-    "VALUES ($1, $2, $3::ledger.event_kind, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    13,
+    "fingerprint, balance, reserved, expires_at, at, metadata, hash, origin_wallet_id) "
+    "VALUES ($1, $2, $3::ledger.event_kind, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    14,
     {TEXTOID, INT8OID, TEXTOID, INT8OID, UUIDOID, TEXTOID, BYTEAOID, INT8OID, INT8OID,
-     TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, BYTEAOID},
+     TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, BYTEAOID, TEXTOID},
     nullptr};
 spi::Query q_one_insert_reservation = {
     "INSERT INTO ledger.reservations (wallet_id, reservation_id, amount, captured, state, "
@@ -108,7 +111,7 @@ spi::Query q_one_update_reservation = {
 
 // Runs q with the listed positions of the one-row arguments a/n: below SPI
 // through `direct` when it applies, else (or when it returns -1) the statement.
-uint64 run_one(spi::Query& q, int64 (*direct)(const Datum*, const bool*), const Datum* a,
+uint64 run_one(spi::Query& q, int64 (*direct)(int, const Datum*, const bool*), const Datum* a,
                const char* n, std::initializer_list<int> positions) {
   Datum args[16];
   char nulls[16];
@@ -121,14 +124,15 @@ uint64 run_one(spi::Query& q, int64 (*direct)(const Datum*, const bool*), const 
     ++k;
   }
   if (direct_write::applies()) {
-    const int64 written = direct(args, isnull);
+    const int64 written = direct(1, args, isnull);
     if (written >= 0) return static_cast<uint64>(written);
   }
   return spi::run(q, args, nulls, false);
 }
 
 // The one-row case's arguments, by position: 0 wallet, 1-5 projection, 6-16
-// event, 17-22 reservation, 23-24 insert/update flags, 25 hash; returns false
+// event, 17-22 reservation, 23-24 insert/update flags, 25 hash, 26 expiry
+// action, 27 the event's origin (none: a one-row write is a root's); returns false
 // when the set does not fit it.
 bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
   // (the set is chained: the wallet's head is its one event's hash)
@@ -141,7 +145,9 @@ bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
   const WriteSet::ReservationRow* res = !set.inserted.empty()  ? &set.inserted[0]
                                         : !set.updated.empty() ? &set.updated[0]
                                                                : nullptr;
-  std::fill(nulls, nulls + 27, ' ');
+  std::fill(nulls, nulls + 28, ' ');
+  args[27] = 0;
+  nulls[27] = 'n';
   args[0] = storage::text_datum(*w.wallet_id);
   args[1] = Int64GetDatum(w.state.balance);
   args[2] = Int64GetDatum(w.state.reserved);
@@ -185,6 +191,32 @@ bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
   args[25] = storage::bytea_datum(w.state.last_hash.data(), w.state.last_hash.size());
   args[26] = BoolGetDatum(r && r->capture_on_expire);
   return !row.origin;
+}
+
+// Writes `rows` rows of `ncols` values each, filled by fill(i, values, nulls):
+// below SPI when the table allows it, else with the one-row statement q per row.
+template <class Fill>
+int64 write_rows(spi::Query& q, int64 (*direct)(int, const Datum*, const bool*), int ncols,
+                 std::size_t rows, Fill fill) {
+  if (rows == 0) return 0;
+  std::vector<Datum> values(rows * ncols, 0);
+  std::unique_ptr<bool[]> nulls(new bool[rows * ncols]());
+  for (std::size_t i = 0; i < rows; ++i) fill(i, &values[i * ncols], &nulls[i * ncols]);
+  const int64 written = direct(static_cast<int>(rows), values.data(), nulls.get());
+  if (written >= 0) return written;
+  int64 total = 0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    char n[16];
+    for (int c = 0; c < ncols; ++c) n[c] = nulls[i * ncols + c] ? 'n' : ' ';
+    total += static_cast<int64>(spi::run(q, &values[i * ncols], n, false));
+  }
+  return total;
+}
+
+template <class T, class F>
+void set_optional(Datum* value, bool* null, const std::optional<T>& v, F to_datum) {
+  *null = !v;
+  if (v) *value = to_datum(*v);
 }
 
 [[noreturn]] void vanished(const char* what) {
@@ -323,31 +355,100 @@ void chain(WriteSet& set) {
   }
 }
 
+struct Counts {
+  int64 wallets, events, inserted, updated;
+};
+
+// The set's rows below SPI, table by table (READ COMMITTED).
+Counts write_direct(const WriteSet& set) {
+  Counts c{};
+  c.wallets = write_rows(q_one_wallet, direct_write::update_wallets, 7, set.wallets.size(),
+                         [&](std::size_t i, Datum* v, bool* n) {
+                           const WriteSet::Wallet& w = set.wallets[i];
+                           v[0] = storage::text_datum(*w.wallet_id);
+                           v[1] = Int64GetDatum(w.state.balance);
+                           v[2] = Int64GetDatum(w.state.reserved);
+                           v[3] = Int32GetDatum(static_cast<int32>(w.state.active_reservations));
+                           v[4] = Int64GetDatum(w.state.last_seq);
+                           set_optional(&v[5], &n[5], w.state.last_at, timestamp_datum);
+                           v[6] = storage::bytea_datum(w.state.last_hash.data(), 32);
+                         });
+  c.events =
+      write_rows(q_one_event, direct_write::insert_events, 14, set.events.size(),
+                 [&](std::size_t i, Datum* v, bool* n) {
+                   const WriteSet::EventRow& row = set.events[i];
+                   const core::Event& e = *row.event;
+                   v[0] = storage::text_datum(*row.wallet_id);
+                   v[1] = Int64GetDatum(e.seq);
+                   v[2] = storage::text_datum(core::to_string(e.kind));
+                   v[3] = Int64GetDatum(e.amount);
+                   set_optional(&v[4], &n[4], e.reservation_id, storage::uuid_datum);
+                   n[5] = row.idempotency_key == nullptr;
+                   if (row.idempotency_key) v[5] = storage::text_datum(*row.idempotency_key);
+                   n[6] = row.fingerprint == nullptr;
+                   if (row.fingerprint)
+                     v[6] = storage::bytea_datum(row.fingerprint->data(), row.fingerprint->size());
+                   v[7] = Int64GetDatum(e.balance);
+                   v[8] = Int64GetDatum(e.reserved);
+                   set_optional(&v[9], &n[9], e.expires_at, timestamp_datum);
+                   v[10] = TimestampTzGetDatum(e.at);
+                   n[11] = row.metadata_null;
+                   v[11] = row.metadata;
+                   v[12] = storage::bytea_datum(row.hash.data(), 32);
+                   n[13] = row.origin == nullptr;
+                   if (row.origin) v[13] = storage::text_datum(*row.origin);
+                 });
+  c.inserted = write_rows(q_one_insert_reservation, direct_write::insert_reservations, 9,
+                          set.inserted.size(), [&](std::size_t i, Datum* v, bool*) {
+                            const core::Reservation& r = *set.inserted[i].reservation;
+                            v[0] = storage::text_datum(*set.inserted[i].wallet_id);
+                            v[1] = storage::uuid_datum(r.id);
+                            v[2] = Int64GetDatum(r.amount);
+                            v[3] = Int64GetDatum(r.captured);
+                            v[4] = storage::text_datum(core::to_string(r.state));
+                            v[5] = TimestampTzGetDatum(r.expires_at);
+                            v[6] = TimestampTzGetDatum(r.created_at);
+                            v[7] = TimestampTzGetDatum(r.updated_at);
+                            v[8] = BoolGetDatum(r.capture_on_expire);
+                          });
+  c.updated = write_rows(q_one_update_reservation, direct_write::update_reservations, 6,
+                         set.updated.size(), [&](std::size_t i, Datum* v, bool*) {
+                           const core::Reservation& r = *set.updated[i].reservation;
+                           v[0] = storage::text_datum(*set.updated[i].wallet_id);
+                           v[1] = storage::uuid_datum(r.id);
+                           v[2] = Int64GetDatum(r.captured);
+                           v[3] = storage::text_datum(core::to_string(r.state));
+                           v[4] = TimestampTzGetDatum(r.expires_at);
+                           v[5] = TimestampTzGetDatum(r.updated_at);
+                         });
+  return c;
+}
+
 void write(WriteSet& set) {
   chain(set);
   Datum args[36];
-  char nulls[36];
+  char nulls[36];  // (the one-row case uses 28 of them)
   const bool one = one_row_args(set, args, nulls);
-  if (!one) array_args(set, args);
+  const bool direct = !one && direct_write::applies();
+  if (!one && !direct) array_args(set, args);
 
-  struct Counts {
-    int64 wallets, events, inserted, updated;
-  };
   Counts counts{};
   try {
     if (one) {
       // The projection first: under REPEATABLE READ a concurrent change
       // surfaces here as 40001 before any unique index can answer 23505.
       counts.wallets =
-          run_one(q_one_wallet, direct_write::update_wallet, args, nulls, {0, 1, 2, 3, 4, 5, 25});
-      counts.events = run_one(q_one_event, direct_write::insert_event, args, nulls,
-                              {0, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 25});
+          run_one(q_one_wallet, direct_write::update_wallets, args, nulls, {0, 1, 2, 3, 4, 5, 25});
+      counts.events = run_one(q_one_event, direct_write::insert_events, args, nulls,
+                              {0, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 25, 27});
       if (!set.inserted.empty())
-        counts.inserted = run_one(q_one_insert_reservation, direct_write::insert_reservation, args,
+        counts.inserted = run_one(q_one_insert_reservation, direct_write::insert_reservations, args,
                                   nulls, {0, 9, 17, 18, 19, 20, 21, 22, 26});
       if (!set.updated.empty())
-        counts.updated = run_one(q_one_update_reservation, direct_write::update_reservation, args,
+        counts.updated = run_one(q_one_update_reservation, direct_write::update_reservations, args,
                                  nulls, {0, 9, 18, 19, 20, 22});
+    } else if (direct) {
+      counts = write_direct(set);
     } else {
       spi::run(q_write, args, nullptr, false);
       pg_try([&] {
