@@ -164,7 +164,10 @@ void load_keys(const std::vector<std::string>& wallet_ids, const std::vector<std
 
 void load_due(Micros now, Wallets* wallets) {
   std::vector<std::string> ids;
-  for (const auto& [id, w] : *wallets) ids.push_back(id);
+  // A wallet without active holds has none due.
+  for (const auto& [id, w] : *wallets)
+    if (w.state.active_reservations > 0) ids.push_back(id);
+  if (ids.empty()) return;
   Datum args[2] = {text_array(ids), TimestampTzGetDatum(now)};
   uint64 n = run(q_due, args, nullptr, false);
   std::vector<char*> owners(n, nullptr);

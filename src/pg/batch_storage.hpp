@@ -27,7 +27,8 @@ void load_wallets(const std::vector<std::string>& wallet_ids, Wallets* wallets);
 // Adds the stored events of the given (wallet, key) pairs to each wallet's keys.
 void load_keys(const std::vector<std::string>& wallet_ids, const std::vector<std::string>& keys,
                Wallets* wallets);
-// Adds each wallet's active holds with expires_at <= now to its due list.
+// Adds each wallet's active holds with expires_at <= now to its due list
+// (the wallets' states must be loaded: those without active holds are skipped).
 void load_due(core::Micros now, Wallets* wallets);
 // Adds the named reservations to their wallets.
 void load_reservations(const std::vector<std::string>& wallet_ids,

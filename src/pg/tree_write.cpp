@@ -142,7 +142,11 @@ Prepared prepare(const std::string& wallet_id, const std::string& key, const cor
   in.path_size = in.wallets.size();
   const std::string root = in.wallets.front().wallet_id;
 
-  if (in.path_size == 1 && leaf->children == 0) {
+  // A root counts every open hold of its tree: without any, none is due.
+  const bool any_open = in.wallets.front().state.active_reservations > 0;
+  if (!any_open) {
+    // nothing to look up
+  } else if (in.path_size == 1 && leaf->children == 0) {
     const core::Micros t0 = core::first_step_time(in);
     for (core::Reservation& r : storage::load_due(wallet_id, t0 + core::due_margin,
                                                   std::numeric_limits<std::int64_t>::max()))
