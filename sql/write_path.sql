@@ -85,3 +85,75 @@ COMMIT;
 SELECT balance, reserved, active_reservations, last_seq FROM ledger.wallets WHERE wallet_id = 'wp-b';
 SELECT seq, kind, amount, balance, reserved FROM ledger.events WHERE wallet_id = 'wp-b' ORDER BY seq;
 SELECT * FROM ledger_verify();
+
+-- The two ways of writing give the same rows: the same tree writes (batches
+-- over a wallet tree, a hold expired by the next write, a flat batch) in
+-- READ COMMITTED on the tree "rc" and under REPEATABLE READ on "rr".
+CREATE FUNCTION pg_temp.tree_writes(p text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM ledger_create_wallet(p);
+  PERFORM ledger_create_wallet(p || '/t');
+  PERFORM ledger_create_wallet(p || '/t/a');
+  PERFORM ledger_create_wallet(p || '-flat');
+  PERFORM ledger_credit(p || w, 1000, 'c' || w) FROM unnest(ARRAY['', '/t', '/t/a', '-flat']) w;
+  RETURN QUERY SELECT ordinal || ' ' || sqlstate FROM ledger_reserve_batch(
+    ARRAY[p || '/t/a', p || '/t/a', p, p || '/t/a', p || '-flat', p || '-flat'],
+    ARRAY[10, 20, 30, 5000, 40, 50]::bigint[],
+    ARRAY['1 min', '1 min', '1 min', '1 min', '1 min', '1 min']::interval[],
+    ARRAY['b1', 'b2', 'b3', 'b4', 'b5', 'b6']);
+  PERFORM ledger_reserve(p || '/t/a', 5, '1 second', 'short');
+END $$;
+CREATE FUNCTION pg_temp.later_writes(p text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN QUERY SELECT ordinal || ' ' || sqlstate FROM ledger_settle_batch(
+    ARRAY[p || '/t/a', p || '-flat'],
+    ARRAY[(SELECT reservation_id FROM ledger.reservations WHERE wallet_id = p || '/t/a' AND amount = 10),
+          (SELECT reservation_id FROM ledger.reservations WHERE wallet_id = p || '-flat' AND amount = 40)],
+    ARRAY[7, 40]::bigint[], ARRAY['s1', 's2']);
+  PERFORM ledger_cancel(p || '/t/a', (SELECT reservation_id FROM ledger.reservations
+                                       WHERE wallet_id = p || '/t/a' AND amount = 20), 'x1');
+END $$;
+BEGIN;
+SELECT pg_temp.tree_writes('rc');
+COMMIT;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT pg_temp.tree_writes('rr');
+COMMIT;
+-- The 1-second holds lapse; the next writes in each tree expire them first.
+SET baseledger.clock_offset = '10s';
+BEGIN;
+SELECT pg_temp.later_writes('rc');
+COMMIT;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT pg_temp.later_writes('rr');
+COMMIT;
+RESET baseledger.clock_offset;
+CREATE VIEW pg_temp.tree_events AS
+  SELECT left(wallet_id, 2) AS tree, substr(wallet_id, 3) AS wallet, seq, kind, amount, balance,
+         reserved, idempotency_key, substr(origin_wallet_id, 3) AS origin,
+         (SELECT amount FROM ledger.reservations r
+           WHERE r.reservation_id = e.reservation_id) AS hold
+  FROM ledger.events e WHERE wallet_id ~ '^r[cr]($|/|-)';
+-- Rows of one tree missing from the other: none.
+SELECT count(*) AS differing FROM (
+  (SELECT wallet, seq, kind, amount, balance, reserved, idempotency_key, origin, hold
+     FROM pg_temp.tree_events WHERE tree = 'rc'
+   EXCEPT SELECT wallet, seq, kind, amount, balance, reserved, idempotency_key, origin, hold
+     FROM pg_temp.tree_events WHERE tree = 'rr')
+  UNION ALL
+  (SELECT wallet, seq, kind, amount, balance, reserved, idempotency_key, origin, hold
+     FROM pg_temp.tree_events WHERE tree = 'rr'
+   EXCEPT SELECT wallet, seq, kind, amount, balance, reserved, idempotency_key, origin, hold
+     FROM pg_temp.tree_events WHERE tree = 'rc')) d;
+SELECT wallet, seq, kind, amount, balance, reserved, idempotency_key AS key, origin, hold
+  FROM pg_temp.tree_events WHERE tree = 'rc' ORDER BY wallet, seq;
+SELECT substr(wallet_id, 3) AS wallet, state, amount, captured,
+       count(*) FILTER (WHERE left(wallet_id, 2) = 'rc') AS rc,
+       count(*) FILTER (WHERE left(wallet_id, 2) = 'rr') AS rr
+  FROM ledger.reservations WHERE wallet_id ~ '^r[cr]($|/|-)'
+  GROUP BY 1, 2, 3, 4 ORDER BY 1, 3;
+SELECT substr(wallet_id, 3) AS wallet, balance, reserved, active_reservations, last_seq,
+       count(*) AS trees
+  FROM ledger.wallets WHERE wallet_id ~ '^r[cr]($|/|-)' GROUP BY 1, 2, 3, 4, 5 ORDER BY 1;
+SELECT * FROM ledger_verify();

@@ -98,9 +98,10 @@ ExprState** compiled_checks(CompiledChecks& c, Relation rel) {
 }
 
 // Whether the SQL statement would do more than write the row: fire
-// triggers, or apply row security to the table's owner.
+// triggers (enabled or not: the statement decides), apply rules, or apply
+// row security to the table's owner.
 bool needs_statement(Relation rel, CmdType op) {
-  if (rel->rd_rel->relforcerowsecurity) return true;
+  if (rel->rd_rel->relforcerowsecurity || rel->rd_rules != nullptr) return true;
   const TriggerDesc* t = rel->trigdesc;
   if (t == nullptr) return false;
   if (op == CMD_INSERT)

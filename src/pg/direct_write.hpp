@@ -5,7 +5,7 @@
 // to set up.
 //
 // Like direct_read, for READ COMMITTED only; and a table with triggers for
-// the operation, or with row security forced on its owner, is written through
+// the operation, rules, or row security forced on its owner, is written through
 // SPI so that nothing the SQL statement would do is skipped. Each function
 // returns the number of rows written, or -1 when the SQL statement must be
 // run instead (and then has written nothing).
