@@ -5,10 +5,8 @@
 #include <cstring>
 
 #include "core/errors.hpp"
-#include "pg/error_wall.hpp"
-#include "pg/spi.hpp"
-
 #include "pg/direct_access.hpp"
+#include "pg/error_wall.hpp"
 
 namespace baseledger::pg::direct_read {
 
@@ -42,11 +40,8 @@ void scan(const char* table, const char* index, Columns<N>& cols, ScanKeyData* k
   cols.resolve(rel);
   Snapshot snapshot = fresh_snapshot();
   index_scan(rel, idx, snapshot, keys, nkeys, [&](TupleTableSlot* slot) {
-    bool should_free = false;
-    HeapTuple tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
-    const bool more = visit(spi::Row{tuple, RelationGetDescr(rel)});
-    if (should_free) heap_freetuple(tuple);
-    return more;
+    slot_getallattrs(slot);
+    return visit(direct::SlotRow{slot});
   });
   UnregisterSnapshot(snapshot);
   index_close(idx, NoLock);
@@ -55,7 +50,7 @@ void scan(const char* table, const char* index, Columns<N>& cols, ScanKeyData* k
 
 // Reads the reservation columns (runs inside pg_try); *state gets the state's
 // label when state is not null.
-void read_reservation(const spi::Row& r, core::Reservation* out, char** state) {
+void read_reservation(const direct::SlotRow& r, core::Reservation* out, char** state) {
   const AttrNumber* a = reservation_cols.att;
   bool present;
   r.uuid_at(a[0], &out->id, &present);
@@ -91,7 +86,7 @@ std::optional<storage::WalletRow> wallet(const std::string& wallet_id) {
   pg_try([&] {
     ScanKeyData key;
     text_key(&key, 1, id);
-    scan("wallets", "wallets_pkey", wallet_cols, &key, 1, [&](const spi::Row& r) {
+    scan("wallets", "wallets_pkey", wallet_cols, &key, 1, [&](const direct::SlotRow& r) {
       const AttrNumber* a = wallet_cols.att;
       found = true;
       unit = r.cstring_at(a[0]);
@@ -139,7 +134,7 @@ std::optional<storage::KeyedEvent> event_by_key(const std::string& wallet_id,
     ScanKeyData keys[2];
     text_key(&keys[0], 1, args[0]);
     text_key(&keys[1], 2, args[1]);
-    scan("events", "events_idempotency_key", event_cols, keys, 2, [&](const spi::Row& r) {
+    scan("events", "events_idempotency_key", event_cols, keys, 2, [&](const direct::SlotRow& r) {
       const AttrNumber* a = event_cols.att;
       core::Event& e = out.event;
       found = true;
@@ -172,7 +167,7 @@ std::optional<std::vector<core::Reservation>> due(const std::string& wallet_id, 
   Datum id = storage::text_datum(wallet_id);
   // Holds are read into a fixed-size buffer inside the PostgreSQL frame,
   // then copied out: no C++ allocation happens under pg_try.
-  constexpr std::int64_t chunk = 64;
+  constexpr std::int64_t chunk = 16;
   std::vector<core::Reservation> out;
   core::Reservation buf[chunk];
   std::int64_t n = 0;
@@ -183,7 +178,7 @@ std::optional<std::vector<core::Reservation>> due(const std::string& wallet_id, 
     ScanKeyEntryInitialize(&keys[1], 0, 2, BTLessEqualStrategyNumber, InvalidOid, InvalidOid,
                            F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
     scan("reservations", "reservations_wallet_active", reservation_cols, keys, 2,
-         [&](const spi::Row& r) {
+         [&](const direct::SlotRow& r) {
            if (n == chunk || n == limit) {
              more = n == chunk && n < limit;
              return false;
@@ -213,11 +208,12 @@ std::optional<core::Reservation> reservation(const std::string& wallet_id, const
     text_key(&keys[0], 1, args[0]);
     ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid, InvalidOid, F_UUID_EQ,
                            args[1]);
-    scan("reservations", "reservations_pkey", reservation_cols, keys, 2, [&](const spi::Row& r) {
-      found = true;
-      read_reservation(r, &out, &state);
-      return false;
-    });
+    scan("reservations", "reservations_pkey", reservation_cols, keys, 2,
+         [&](const direct::SlotRow& r) {
+           found = true;
+           read_reservation(r, &out, &state);
+           return false;
+         });
   });
   if (!found) return std::nullopt;
   out.state = storage::state_of(state);
