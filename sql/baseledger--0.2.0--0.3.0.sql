@@ -29,6 +29,13 @@ COMMENT ON COLUMN @extschema@.wallets.children IS 'Number of direct child wallet
 COMMENT ON COLUMN @extschema@.wallets.has_limits IS 'The wallet has period limits (ledger.limits)';
 COMMENT ON COLUMN @extschema@.wallets.has_alerts IS 'The wallet has alert rules (ledger.alert_rules)';
 
+-- A cache for the write path, not part of the projection: no active hold of
+-- the wallet's subtree expires before it ('infinity': none is open). Writes
+-- look for lapsed holds only once it has passed; NULL means unknown (look).
+ALTER TABLE @extschema@.wallets ADD COLUMN next_expiry timestamptz;
+COMMENT ON COLUMN @extschema@.wallets.next_expiry IS
+  'Write-path cache: no active hold of the subtree expires before this (infinity: none open; NULL: unknown)';
+
 -- The tree a wallet belongs to. Wallets created before 0.3.0 stay roots of
 -- their own whatever their ids: their holds were never recorded at any other
 -- wallet. From 0.3.0 on, a child is created under its parent and joins its tree.

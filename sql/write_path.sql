@@ -157,3 +157,41 @@ SELECT substr(wallet_id, 3) AS wallet, balance, reserved, active_reservations, l
        count(*) AS trees
   FROM ledger.wallets WHERE wallet_id ~ '^r[cr]($|/|-)' GROUP BY 1, 2, 3, 4, 5 ORDER BY 1;
 SELECT * FROM ledger_verify();
+
+-- A write looks for its tree's lapsed holds only once the root's next_expiry
+-- has passed. Every hold reserved, or extended to a nearer expiry, lowers it,
+-- so the next write after a hold lapses still expires it first: on a flat
+-- wallet, after an extend, in a tree, in a batch.
+SELECT ledger_create_wallet(w) IS NOT NULL AS created, (ledger_credit(w, 1000, 'c')).balance
+  FROM unnest(ARRAY['ne-flat', 'ne-ext', 'ne-tree', 'ne-batch']) w;
+SELECT ledger_create_wallet('ne-tree/a') IS NOT NULL AS created,
+       (ledger_credit('ne-tree/a', 1000, 'c')).balance;
+SELECT (ledger_reserve('ne-flat', 10, '1 hour', 'long')).amount;
+SELECT next_expiry > now() + interval '50 minutes' AS an_hour_away
+  FROM ledger.wallets WHERE wallet_id = 'ne-flat';
+SELECT (ledger_reserve('ne-flat', 5, '1 second', 'short')).amount;
+SELECT next_expiry < now() + interval '1 minute' AS lowered
+  FROM ledger.wallets WHERE wallet_id = 'ne-flat';
+SELECT (ledger_reserve('ne-ext', 10, '1 hour', 'long')).reservation_id AS ext_hold \gset
+SELECT (ledger_reserve('ne-ext', 20, '1 hour', 'long2')).amount;
+SELECT (ledger_extend('ne-ext', :'ext_hold', '1 second', 'shorten')).kind;
+SELECT (ledger_reserve('ne-tree', 10, '1 hour', 'long')).amount;
+SELECT (ledger_reserve('ne-tree/a', 5, '1 second', 'short')).amount;
+SELECT count(*) FILTER (WHERE sqlstate = '00000') AS admitted FROM ledger_reserve_batch(
+  ARRAY['ne-batch', 'ne-batch'], ARRAY[10, 5]::bigint[],
+  ARRAY['1 hour', '1 second']::interval[], ARRAY['long', 'short']);
+SET baseledger.clock_offset = '10s';
+SELECT (ledger_reserve('ne-flat', 1, '1 hour', 'after')).reserved;
+SELECT (ledger_reserve('ne-ext', 1, '1 hour', 'after')).reserved;
+SELECT (ledger_reserve('ne-tree', 1, '1 hour', 'after')).reserved;
+SELECT count(*) FILTER (WHERE sqlstate = '00000') AS admitted FROM ledger_reserve_batch(
+  ARRAY['ne-batch'], ARRAY[1]::bigint[], ARRAY['1 hour']::interval[], ARRAY['after']);
+RESET baseledger.clock_offset;
+SELECT wallet_id, seq, kind, amount, reserved, origin_wallet_id AS origin
+  FROM ledger.events WHERE wallet_id LIKE 'ne-%' AND kind <> 'credit' ORDER BY wallet_id, seq;
+
+-- ledger_verify reports a next_expiry later than an open hold.
+UPDATE ledger.wallets SET next_expiry = 'infinity' WHERE wallet_id = 'ne-flat';
+SELECT * FROM ledger_verify('ne-flat');
+UPDATE ledger.wallets SET next_expiry = NULL WHERE wallet_id = 'ne-flat';
+SELECT * FROM ledger_verify();

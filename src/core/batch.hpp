@@ -30,6 +30,9 @@ struct BatchWallet {
   std::vector<Reservation> due;              // lapsed holds not yet expired by an event
   std::map<Uuid, Reservation> reservations;  // targets, and holds the batch created or closed
   std::map<std::string, KnownKey> keys;      // stored keys the batch names, and keys it used
+  // Not used by the core: the storage layer's bound on the wallet's next
+  // hold expiry (nullopt: unknown), carried from its load to its write.
+  std::optional<Micros> next_expiry;
 
   // Writes, in order: events (event_elements[i] is the element index of
   // events[i], or -1 for an expire event), and each reservation's final row.

@@ -206,7 +206,7 @@ void execute_batch(std::vector<Element>& elements) {
     record.metadata = e.metadata;
     record.metadata_null = e.metadata_null;
     record.metadata_text = e.command.metadata ? &*e.command.metadata : nullptr;
-    tree_write::store(prepared.decision, record);
+    tree_write::store(prepared, record);
     e.outcome.event = prepared.decision.command_event();
   }
   for (auto it = wallets.begin(); it != wallets.end();)

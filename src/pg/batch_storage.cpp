@@ -32,7 +32,8 @@ Query q_wallets_rc = {
     "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at, "
     "last_hash, overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children = 0 AND NOT "
     "has_limits AND "
-    "NOT has_alerts AND root_id = wallet_id FROM ledger.wallets WHERE wallet_id = ANY ($1)",
+    "NOT has_alerts AND root_id = wallet_id, next_expiry FROM ledger.wallets WHERE wallet_id = ANY "
+    "($1)",
     1,
     {TEXTARRAYOID},
     nullptr};
@@ -40,8 +41,8 @@ Query q_wallets_rr = {
     "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at, "
     "last_hash, overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children = 0 AND NOT "
     "has_limits AND "
-    "NOT has_alerts AND root_id = wallet_id FROM ledger.wallets WHERE wallet_id = ANY ($1) FOR NO "
-    "KEY UPDATE",
+    "NOT has_alerts AND root_id = wallet_id, next_expiry FROM ledger.wallets WHERE wallet_id = ANY "
+    "($1) FOR NO KEY UPDATE",
     1,
     {TEXTARRAYOID},
     nullptr};
@@ -94,7 +95,8 @@ void load_wallets(const std::vector<std::string>& wallet_ids, Wallets* wallets) 
   std::vector<char*> ids(n, nullptr);
   std::vector<core::WalletState> states(n);
   std::vector<core::Policy> policies(n);
-  std::vector<char> alone(n, 1);
+  std::vector<char> alone(n, 1), has_next_expiry(n, 0);
+  std::vector<Micros> next_expiry(n, 0);
   pg_try([&] {
     for (uint64 i = 0; i < n; ++i) {
       spi::Row r = row(i);
@@ -112,6 +114,7 @@ void load_wallets(const std::vector<std::string>& wallet_ids, Wallets* wallets) 
       Datum d = r.get(11, &isnull);
       if (!isnull) policies[i].max_active = DatumGetInt32(d);
       alone[i] = r.bool_at(12);
+      has_next_expiry[i] = r.timestamp_at(13, &next_expiry[i]);
     }
   });
   for (uint64 i = 0; i < n; ++i) {
@@ -119,6 +122,11 @@ void load_wallets(const std::vector<std::string>& wallet_ids, Wallets* wallets) 
     w.state = states[i];
     w.policy = policies[i];
     w.stands_alone = alone[i];
+    w.next_expiry = std::nullopt;
+    if (states[i].active_reservations == 0)
+      w.next_expiry = storage::no_expiry;
+    else if (has_next_expiry[i])
+      w.next_expiry = next_expiry[i];
   }
 }
 
@@ -162,11 +170,17 @@ void load_keys(const std::vector<std::string>& wallet_ids, const std::vector<std
   }
 }
 
-void load_due(Micros now, Wallets* wallets) {
+void load_due(Micros now, Wallets* wallets, bool trust_next_expiry) {
   std::vector<std::string> ids;
-  // A wallet without active holds has none due.
-  for (const auto& [id, w] : *wallets)
-    if (w.state.active_reservations > 0) ids.push_back(id);
+  // A wallet without active holds has none due, nor one whose next expiry
+  // is later. A wallet whose holds are looked up has an unknown next expiry
+  // from then on (this lookup reads the due ones only).
+  for (auto& [id, w] : *wallets) {
+    if (w.state.active_reservations == 0) continue;
+    if (trust_next_expiry && w.next_expiry && now < *w.next_expiry) continue;
+    ids.push_back(id);
+    w.next_expiry = std::nullopt;
+  }
   if (ids.empty()) return;
   Datum args[2] = {text_array(ids), TimestampTzGetDatum(now)};
   uint64 n = run(q_due, args, nullptr, false);
@@ -214,7 +228,7 @@ void persist(const Wallets& wallets, const std::vector<ElementRecord>& elements)
   WriteSet set;
   for (const auto& [id, w] : wallets) {
     if (w.events.empty()) continue;
-    set.wallets.push_back({&id, w.state});
+    set.wallets.push_back({&id, w.state, w.next_expiry});
     for (std::size_t k = 0; k < w.events.size(); ++k) {
       WriteSet::EventRow row{&id, &w.events[k]};
       const int element = w.event_elements[k];

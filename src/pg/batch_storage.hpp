@@ -28,8 +28,9 @@ void load_wallets(const std::vector<std::string>& wallet_ids, Wallets* wallets);
 void load_keys(const std::vector<std::string>& wallet_ids, const std::vector<std::string>& keys,
                Wallets* wallets);
 // Adds each wallet's active holds with expires_at <= now to its due list
-// (the wallets' states must be loaded: those without active holds are skipped).
-void load_due(core::Micros now, Wallets* wallets);
+// (the wallets' states must be loaded: those without active holds are
+// skipped, and with trust_next_expiry those whose next expiry is later).
+void load_due(core::Micros now, Wallets* wallets, bool trust_next_expiry = true);
 // Adds the named reservations to their wallets.
 void load_reservations(const std::vector<std::string>& wallet_ids,
                        const std::vector<core::Uuid>& ids, Wallets* wallets);

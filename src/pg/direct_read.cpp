@@ -2,6 +2,7 @@
 // inside pg_try() lambdas holds only plain data (see error_wall.hpp).
 #include "pg/direct_read.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/errors.hpp"
@@ -20,9 +21,9 @@ using direct::index_scan;
 using direct::relation_oid;
 using direct::text_key;
 
-Columns<13> wallet_cols = {{"unit", "balance", "reserved", "active_reservations", "last_seq",
+Columns<14> wallet_cols = {{"unit", "balance", "reserved", "active_reservations", "last_seq",
                             "last_at", "last_hash", "overdraft", "max_active", "children",
-                            "has_limits", "has_alerts", "root_id"}};
+                            "has_limits", "has_alerts", "root_id", "next_expiry"}};
 Columns<9> event_cols = {{"seq", "kind", "amount", "reservation_id", "balance", "reserved",
                           "expires_at", "at", "fingerprint"}};
 Columns<8> reservation_cols = {{"reservation_id", "amount", "captured", "expires_at", "created_at",
@@ -80,8 +81,9 @@ std::optional<storage::WalletRow> wallet(const std::string& wallet_id) {
   char* root_id = nullptr;
   core::WalletState s;
   core::Policy policy;
-  Micros last_at = 0;
-  bool has_last_at = false, has_max_active = false, has_limits = false, has_alerts = false;
+  Micros last_at = 0, next_expiry = 0;
+  bool has_last_at = false, has_max_active = false, has_limits = false, has_alerts = false,
+       has_next_expiry = false;
   std::int64_t max_active = 0, children = 0;
   pg_try([&] {
     ScanKeyData key;
@@ -107,6 +109,7 @@ std::optional<storage::WalletRow> wallet(const std::string& wallet_id) {
       has_limits = r.bool_at(a[10]);
       has_alerts = r.bool_at(a[11]);
       root_id = r.cstring_at(a[12]);
+      has_next_expiry = r.timestamp_at(a[13], &next_expiry);
       return false;
     });
   });
@@ -121,6 +124,7 @@ std::optional<storage::WalletRow> wallet(const std::string& wallet_id) {
   out.has_limits = has_limits;
   out.has_alerts = has_alerts;
   if (root_id) out.root_id = root_id;
+  if (has_next_expiry) out.next_expiry = next_expiry;
   return out;
 }
 
@@ -163,7 +167,8 @@ std::optional<storage::KeyedEvent> event_by_key(const std::string& wallet_id,
 }
 
 std::optional<std::vector<core::Reservation>> due(const std::string& wallet_id, Micros now,
-                                                  std::int64_t limit) {
+                                                  std::int64_t limit,
+                                                  std::optional<Micros>* next_expiry) {
   Datum id = storage::text_datum(wallet_id);
   // Holds are read into a fixed-size buffer inside the PostgreSQL frame,
   // then copied out: no C++ allocation happens under pg_try.
@@ -171,16 +176,27 @@ std::optional<std::vector<core::Reservation>> due(const std::string& wallet_id, 
   std::vector<core::Reservation> out;
   core::Reservation buf[chunk];
   std::int64_t n = 0;
-  bool more = false;
+  bool more = false, at_limit = false;
+  Micros after = storage::no_expiry;  // the first expiry past `now`
   pg_try([&] {
-    ScanKeyData keys[2];
-    text_key(&keys[0], 1, id);
-    ScanKeyEntryInitialize(&keys[1], 0, 2, BTLessEqualStrategyNumber, InvalidOid, InvalidOid,
-                           F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
-    scan("reservations", "reservations_wallet_active", reservation_cols, keys, 2,
+    ScanKeyData key;
+    text_key(&key, 1, id);
+    // The wallet's active holds in order of expiry: the due ones, then the
+    // first one that is not (its expiry bounds the wallet's next).
+    scan("reservations", "reservations_wallet_active", reservation_cols, &key, 1,
          [&](const direct::SlotRow& r) {
-           if (n == chunk || n == limit) {
-             more = n == chunk && n < limit;
+           Micros expires_at = 0;
+           r.timestamp_at(reservation_cols.att[3], &expires_at);
+           if (expires_at > now) {
+             after = expires_at;
+             return false;
+           }
+           if (n == limit) {
+             at_limit = true;
+             return false;
+           }
+           if (n == chunk) {
+             more = true;
              return false;
            }
            // The index holds active rows only; the state is checked anyway.
@@ -195,6 +211,7 @@ std::optional<std::vector<core::Reservation>> due(const std::string& wallet_id, 
   // Rare: more due holds than the buffer takes; the SPI statement reads them all.
   if (more) return std::nullopt;
   out.assign(buf, buf + n);
+  if (!at_limit) *next_expiry = n > 0 ? std::min(out.front().expires_at, after) : after;
   return out;
 }
 

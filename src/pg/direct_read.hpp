@@ -27,10 +27,14 @@ bool applies();
 std::optional<storage::WalletRow> wallet(const std::string& wallet_id);
 std::optional<storage::KeyedEvent> event_by_key(const std::string& wallet_id,
                                                 const std::string& key);
-// Active holds with expires_at <= now, earliest first, at most limit of them;
-// nullopt when there are more than a few dozen (the caller asks SPI).
+// Active holds with expires_at <= now, earliest first, at most limit of them,
+// and in *next_expiry the earliest expiry of the wallet's active holds (those
+// returned included; storage::no_expiry for none; untouched when the limit
+// cut the list short); nullopt when there are more than a dozen (the caller
+// asks SPI).
 std::optional<std::vector<core::Reservation>> due(const std::string& wallet_id, core::Micros now,
-                                                  std::int64_t limit);
+                                                  std::int64_t limit,
+                                                  std::optional<core::Micros>* next_expiry);
 std::optional<core::Reservation> reservation(const std::string& wallet_id, const core::Uuid& id);
 
 }  // namespace baseledger::pg::direct_read

@@ -40,9 +40,9 @@ struct Target {
   CompiledChecks checks;
 };
 
-Target<7> wallet_update = {"wallets",
+Target<8> wallet_update = {"wallets",
                            {{"wallet_id", "balance", "reserved", "active_reservations", "last_seq",
-                             "last_at", "last_hash"}},
+                             "last_at", "last_hash", "next_expiry"}},
                            -1,
                            {}};
 Target<14> event_insert = {

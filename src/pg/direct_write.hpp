@@ -18,7 +18,8 @@ namespace baseledger::pg::direct_write {
 bool applies();
 
 // Each writes `rows` rows whose values follow one another, in this order:
-// wallet_id, balance, reserved, active_reservations, last_seq, last_at, last_hash
+// wallet_id, balance, reserved, active_reservations, last_seq, last_at, last_hash,
+// next_expiry
 int64 update_wallets(int rows, const Datum* values, const bool* nulls);
 // wallet_id, seq, kind (text), amount, reservation_id, idempotency_key,
 // fingerprint, balance, reserved, expires_at, at, metadata, hash, origin_wallet_id

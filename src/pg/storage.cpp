@@ -26,7 +26,7 @@ using spi::run;
 Query q_wallet_rc = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
     "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, "
-    "root_id "
+    "root_id, next_expiry "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},
@@ -34,7 +34,7 @@ Query q_wallet_rc = {
 Query q_wallet_rr = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
     "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, "
-    "root_id "
+    "root_id, next_expiry "
     "FROM ledger.wallets WHERE wallet_id = $1 FOR NO KEY UPDATE",
     1,
     {TEXTOID},
@@ -73,6 +73,26 @@ Query q_due_tree = {
     "ORDER BY expires_at LIMIT $3",
     3,
     {TEXTOID, TIMESTAMPTZOID, INT8OID},
+    nullptr};
+Query q_tree_next_expiry = {
+    "SELECT min(expires_at) FROM ledger.reservations WHERE state = 'active' AND expires_at > $2 "
+    "AND (wallet_id = $1 OR (wallet_id >= $1 || '/' AND wallet_id < $1 || '0'))",
+    2,
+    {TEXTOID, TIMESTAMPTZOID},
+    nullptr};
+// Whether the wallet's next_expiry is later than an open hold of its tree
+// (its own, and for a root with children those of the wallets of its tree).
+Query q_next_expiry_too_late = {
+    "SELECT w.next_expiry > least("
+    "  (SELECT min(expires_at) FROM ledger.reservations "
+    "    WHERE wallet_id = w.wallet_id AND state = 'active'), "
+    "  (SELECT min(r.expires_at) FROM ledger.reservations r "
+    "    JOIN ledger.wallets t ON t.wallet_id = r.wallet_id "
+    "    WHERE w.children > 0 AND r.state = 'active' AND r.wallet_id >= w.wallet_id || '/' "
+    "    AND r.wallet_id < w.wallet_id || '0' AND t.root_id = w.wallet_id)) "
+    "FROM ledger.wallets w WHERE w.wallet_id = $1",
+    1,
+    {TEXTOID},
     nullptr};
 Query q_reservation = {
     "SELECT reservation_id, amount, captured, expires_at, created_at, updated_at, state::text, "
@@ -126,7 +146,7 @@ Query q_history = {
 Query q_wallet_snapshot = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
     "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, "
-    "root_id "
+    "root_id, next_expiry "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},
@@ -169,6 +189,8 @@ std::optional<WalletRow> decode_wallet_row(int hash_col = 7) {
   std::int64_t max_active = 0, children = 0;
   bool has_max_active = false, has_limits = false, has_alerts = false;
   char* root_id = nullptr;
+  Micros next_expiry = 0;
+  bool has_next_expiry = false;
   pg_try([&] {
     Row r = row(0);
     unit = r.cstring_at(1);
@@ -189,6 +211,7 @@ std::optional<WalletRow> decode_wallet_row(int hash_col = 7) {
       has_limits = r.bool_at(12);
       has_alerts = r.bool_at(13);
       root_id = r.cstring_at(14);
+      has_next_expiry = r.timestamp_at(15, &next_expiry);
     }
   });
   if (has_last_at) s.last_at = last_at;
@@ -201,6 +224,7 @@ std::optional<WalletRow> decode_wallet_row(int hash_col = 7) {
   out.has_limits = has_limits;
   out.has_alerts = has_alerts;
   if (root_id) out.root_id = root_id;
+  if (has_next_expiry) out.next_expiry = next_expiry;
   return out;
 }
 
@@ -434,10 +458,25 @@ std::optional<KeyedEvent> find_event_by_key(const std::string& wallet_id, const 
 
 std::vector<core::Reservation> load_due(const std::string& wallet_id, Micros now,
                                         std::int64_t limit) {
+  std::optional<Micros> ignored;
+  return load_due(wallet_id, now, limit, &ignored);
+}
+
+std::vector<core::Reservation> load_due(const std::string& wallet_id, Micros now,
+                                        std::int64_t limit, std::optional<Micros>* next_expiry) {
+  *next_expiry = std::nullopt;
   if (direct_read::applies())
-    if (auto due = direct_read::due(wallet_id, now, limit)) return *due;
+    if (auto due = direct_read::due(wallet_id, now, limit, next_expiry)) return *due;
   Datum args[3] = {text_datum(wallet_id), TimestampTzGetDatum(now), int64_datum(limit)};
   return decode_reservations(run(q_due, args, nullptr, false), false);
+}
+
+Micros tree_next_expiry(const std::string& root, Micros after) {
+  Datum args[2] = {text_datum(root), TimestampTzGetDatum(after)};
+  run(q_tree_next_expiry, args, nullptr, false);
+  Micros out = no_expiry;
+  pg_try([&] { row(0).timestamp_at(1, &out); });
+  return out;
 }
 
 std::vector<OwnedHold> load_due_tree(const std::string& root, Micros now, std::int64_t limit) {
@@ -477,6 +516,8 @@ void persist_tree(const core::TreeDecision& decision, const CommandRecord& comma
     if (decision.events[w].empty()) continue;
     const std::string* id = &decision.wallets[w].wallet_id;
     set.wallets.push_back({id, decision.wallets[w].state});
+    if (command.root && *command.root == *id)
+      set.wallets.back().next_expiry = command.root_next_expiry;
     for (const core::Event& e : decision.events[w]) {
       WriteSet::EventRow row{id, &e};
       if (e.from_command) {
@@ -568,6 +609,14 @@ std::vector<std::string> orphan_event_wallet_ids() {
 
 std::vector<std::string> orphan_reservation_wallet_ids() {
   return decode_text_column(run(q_orphan_reservations, nullptr, nullptr, true));
+}
+
+bool next_expiry_too_late(const std::string& wallet_id) {
+  Datum args[1] = {text_datum(wallet_id)};
+  if (run(q_next_expiry_too_late, args, nullptr, true) == 0) return false;
+  bool late = false;
+  pg_try([&] { late = row(0).bool_at(1); });
+  return late;
 }
 
 std::optional<core::WalletState> load_wallet_snapshot(const std::string& wallet_id) {

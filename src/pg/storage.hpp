@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,9 @@ void finish(const Session& session);
 // The caller of the innermost open session.
 Oid current_caller();
 
+// wallets.next_expiry of a wallet without open holds: PostgreSQL's infinity.
+inline constexpr core::Micros no_expiry = std::numeric_limits<std::int64_t>::max();
+
 struct WalletRow {
   std::string unit;
   core::WalletState state;
@@ -39,6 +43,9 @@ struct WalletRow {
   bool has_limits = false;
   bool has_alerts = false;
   std::string root_id;  // the root of its tree (itself for a root)
+  // No active hold of the subtree expires before it (no_expiry: none
+  // is open); nullopt when unknown. A cache of the write path.
+  std::optional<core::Micros> next_expiry;
 
   bool is_root(const std::string& wallet_id) const {
     return root_id.empty() || root_id == wallet_id;
@@ -74,9 +81,22 @@ struct KeyedEvent {
 };
 std::optional<KeyedEvent> find_event_by_key(const std::string& wallet_id, const std::string& key);
 
+// Whether the wallet's next_expiry is later than the expiry of an open hold
+// of its tree (for ledger_verify: a write could then miss a lapsed hold).
+bool next_expiry_too_late(const std::string& wallet_id);
+
+// The earliest expiry of the active holds of the root's tree after `after`
+// (no_expiry when there is none).
+core::Micros tree_next_expiry(const std::string& root, core::Micros after);
+
 // Active holds of the wallet with expires_at <= now, at most limit of them.
 std::vector<core::Reservation> load_due(const std::string& wallet_id, core::Micros now,
                                         std::int64_t limit);
+// The same, and the wallet's next expiry after them (the earliest expiry of
+// its active holds, those returned included; nullopt when unknown).
+std::vector<core::Reservation> load_due(const std::string& wallet_id, core::Micros now,
+                                        std::int64_t limit,
+                                        std::optional<core::Micros>* next_expiry);
 // Active holds of the root's whole tree with expires_at <= now, with their owners.
 struct OwnedHold {
   core::Reservation hold;
@@ -93,6 +113,10 @@ struct CommandRecord {
   Datum metadata = 0;
   bool metadata_null = true;
   const std::string* metadata_text = nullptr;
+  // The tree's root and what the write learnt of its next expiry (see
+  // WalletRow::next_expiry); other wallets' become unknown.
+  const std::string* root = nullptr;
+  std::optional<core::Micros> root_next_expiry;
 };
 // Appends the events of a decision over one wallet or several wallets of a
 // tree, updates the projections and the reservations.

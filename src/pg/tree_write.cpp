@@ -48,13 +48,22 @@ core::Level level_of(const std::string& wallet_id, const storage::WalletRow& row
 
 // Loads the tree's due holds, and locks and loads the wallets that own them
 // and their ancestors. A wallet loaded late may have a later last event,
-// which moves the horizon; a few rounds settle it.
-void load_tree_due(const std::string& root, core::TreeInput* in,
-                   std::int64_t limit = tree_due_max) {
+// which moves the horizon; a few rounds settle it. Returns the earliest
+// expiry of the tree's active holds, those loaded included (nullopt when
+// unknown: the limit cut the list short).
+std::optional<core::Micros> load_tree_due(const std::string& root, core::TreeInput* in,
+                                          std::int64_t limit = tree_due_max) {
+  std::optional<core::Micros> next_expiry;
   for (int round = 0; round < 4; ++round) {
     const core::Micros t0 = core::first_step_time(*in);
     std::vector<storage::OwnedHold> holds =
         storage::load_due_tree(root, t0 + core::due_margin, limit);
+    next_expiry = std::nullopt;
+    if (static_cast<std::int64_t>(holds.size()) < limit) {
+      next_expiry = storage::tree_next_expiry(root, t0 + core::due_margin);
+      for (const storage::OwnedHold& h : holds)
+        next_expiry = std::min(*next_expiry, h.hold.expires_at);
+    }
     std::map<std::string, std::size_t> index;
     for (std::size_t i = 0; i < in->wallets.size(); ++i) index[in->wallets[i].wallet_id] = i;
     for (const storage::OwnedHold& h : holds) {
@@ -74,8 +83,9 @@ void load_tree_due(const std::string& root, core::TreeInput* in,
     }
     in->due.clear();
     for (storage::OwnedHold& h : holds) in->due.push_back(core::DueHold{h.hold, index.at(h.owner)});
-    if (core::first_step_time(*in) == t0) return;
+    if (core::first_step_time(*in) == t0) return next_expiry;
   }
+  return next_expiry;
 }
 
 }  // namespace
@@ -132,27 +142,32 @@ Prepared prepare(const std::string& wallet_id, const std::string& key, const cor
   core::TreeInput in;
   in.clock = clock_now();
   in.wallets.push_back(level_of(wallet_id, *leaf));
+  std::optional<core::Micros> root_next_expiry = leaf->next_expiry;
   while (!in.wallets.back().parent_id.empty()) {
     const std::string id = in.wallets.back().parent_id;
     std::optional<storage::WalletRow> row = storage::load_wallet_for_write(id);
     if (!row) wallet_not_found(id);
     in.wallets.push_back(level_of(id, *row));
+    root_next_expiry = row->next_expiry;
   }
   std::reverse(in.wallets.begin(), in.wallets.end());
   in.path_size = in.wallets.size();
   const std::string root = in.wallets.front().wallet_id;
+  out.root = root;
 
-  // A root counts every open hold of its tree: without any, none is due.
-  const bool any_open = in.wallets.front().state.active_reservations > 0;
-  if (!any_open) {
-    // nothing to look up
+  // The tree's lapsed holds. A root counts every open hold of its tree:
+  // without any, none is due; and none is due before the root's next expiry.
+  const core::Micros due_until = core::first_step_time(in) + core::due_margin;
+  if (in.wallets.front().state.active_reservations == 0) {
+    out.root_next_expiry = storage::no_expiry;
+  } else if (root_next_expiry && due_until < *root_next_expiry) {
+    out.root_next_expiry = root_next_expiry;
   } else if (in.path_size == 1 && leaf->children == 0) {
-    const core::Micros t0 = core::first_step_time(in);
-    for (core::Reservation& r : storage::load_due(wallet_id, t0 + core::due_margin,
-                                                  std::numeric_limits<std::int64_t>::max()))
+    for (core::Reservation& r : storage::load_due(
+             wallet_id, due_until, std::numeric_limits<std::int64_t>::max(), &out.root_next_expiry))
       in.due.push_back(core::DueHold{r, 0});
   } else {
-    load_tree_due(root, &in);
+    out.root_next_expiry = load_tree_due(root, &in);
   }
   if (command.reservation_id)
     in.target = storage::load_reservation(wallet_id, *command.reservation_id);
@@ -167,6 +182,12 @@ Prepared prepare(const std::string& wallet_id, const std::string& key, const cor
 
   out.decision = core::decide_tree(in, &command);
   return out;
+}
+
+void store(const Prepared& prepared, storage::CommandRecord record) {
+  record.root = &prepared.root;
+  record.root_next_expiry = prepared.root_next_expiry;
+  store(prepared.decision, record);
 }
 
 void store(const core::TreeDecision& decision, const storage::CommandRecord& record) {
@@ -188,10 +209,12 @@ std::int64_t expire_tree(const std::string& root, std::int64_t max_rows) {
   in.clock = clock_now();
   in.wallets.push_back(level_of(root, *row));
   in.path_size = 1;
-  load_tree_due(root, &in, std::min(max_rows, tree_due_max));
+  storage::CommandRecord record;
+  record.root = &root;
+  record.root_next_expiry = load_tree_due(root, &in, std::min(max_rows, tree_due_max));
   if (in.due.empty()) return 0;
   const core::TreeDecision decision = core::decide_tree(in, nullptr);
-  store(decision, storage::CommandRecord{});
+  store(decision, record);
   return static_cast<std::int64_t>(decision.reservations.size());
 }
 

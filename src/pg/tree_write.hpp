@@ -3,6 +3,7 @@
 // the tree's only writer, so any wallet of the tree may then be locked too.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ struct Prepared {
   bool replayed = false;
   core::Event replayed_event;  // when replayed
   core::TreeDecision decision;
+  std::string root;                              // the root of the wallet's tree
+  std::optional<core::Micros> root_next_expiry;  // as this call found it (see storage.hpp)
 };
 
 // Loads what the call needs (the path's locks must be held) and decides.
@@ -37,6 +40,8 @@ Prepared prepare(const std::string& wallet_id, const std::string& key, const cor
 
 // Stores a decision: events, projections, reservations, period use, alerts.
 void store(const core::TreeDecision& decision, const storage::CommandRecord& record);
+// The same for a prepared call: also stores what it learnt of the root's next expiry.
+void store(const Prepared& prepared, storage::CommandRecord record);
 
 // Expires up to max_rows lapsed holds of the root's tree, soonest lapsed
 // first (the root's lock held); returns how many.

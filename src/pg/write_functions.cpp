@@ -54,7 +54,7 @@ Datum execute_write(FunctionCallInfo fcinfo, const WriteCall& call) {
   record.metadata = call.metadata.datum;
   record.metadata_null = call.metadata.is_null;
   record.metadata_text = call.metadata.canonical ? &*call.metadata.canonical : nullptr;
-  tree_write::store(prepared.decision, record);
+  tree_write::store(prepared, record);
   storage::finish(session);
   return results::ledger_result(fcinfo, call.wallet_id, prepared.decision.command_event(), false);
 }

@@ -1,6 +1,7 @@
 // One statement for all of a call's writes: data-modifying CTEs over arrays.
 #include "pg/write_set.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -25,10 +26,10 @@ spi::Query q_write = {
     "WITH w AS ("
     "  UPDATE ledger.wallets w SET balance = u.balance, reserved = u.reserved, "
     "    active_reservations = u.active, last_seq = u.last_seq, last_at = u.last_at, "
-    "    last_hash = u.last_hash "
+    "    last_hash = u.last_hash, next_expiry = u.next_expiry "
     "  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::integer[], $5::bigint[], "
-    "    $6::timestamptz[], $34::bytea[]) "
-    "    AS u(wallet_id, balance, reserved, active, last_seq, last_at, last_hash) "
+    "    $6::timestamptz[], $34::bytea[], $37::timestamptz[]) "
+    "    AS u(wallet_id, balance, reserved, active, last_seq, last_at, last_hash, next_expiry) "
     "  WHERE w.wallet_id = u.wallet_id RETURNING 1"
     "), e AS ("
     "  INSERT INTO ledger.events (wallet_id, seq, kind, amount, reservation_id, "
@@ -63,7 +64,7 @@ spi::Query q_write = {
     "  WHERE r.wallet_id = u.wallet_id AND r.reservation_id = u.reservation_id RETURNING 1"
     ") SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM e), (SELECT count(*) FROM ri), "
     "(SELECT count(*) FROM ru)",
-    36,
+    37,
     {TEXTARRAYOID,        INT8ARRAYOID,        INT8ARRAYOID,        INT4ARRAYOID,
      INT8ARRAYOID,        TIMESTAMPTZARRAYOID, TEXTARRAYOID,        INT8ARRAYOID,
      TEXTARRAYOID,        INT8ARRAYOID,        UUIDARRAYOID,        TEXTARRAYOID,
@@ -72,7 +73,8 @@ spi::Query q_write = {
      INT8ARRAYOID,        INT8ARRAYOID,        TEXTARRAYOID,        TIMESTAMPTZARRAYOID,
      TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,        UUIDARRAYOID,
      INT8ARRAYOID,        TEXTARRAYOID,        TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-     BYTEAARRAYOID,       BYTEAARRAYOID,       TEXTARRAYOID,        BOOLARRAYOID},
+     BYTEAARRAYOID,       BYTEAARRAYOID,       TEXTARRAYOID,        BOOLARRAYOID,
+     TIMESTAMPTZARRAYOID},
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
 
@@ -82,9 +84,9 @@ spi::Query q_write = {
 // each call, needed or not.)
 spi::Query q_one_wallet = {
     "UPDATE ledger.wallets SET balance = $2, reserved = $3, active_reservations = $4, "
-    "last_seq = $5, last_at = $6, last_hash = $7 WHERE wallet_id = $1",
-    7,
-    {TEXTOID, INT8OID, INT8OID, INT4OID, INT8OID, TIMESTAMPTZOID, BYTEAOID},
+    "last_seq = $5, last_at = $6, last_hash = $7, next_expiry = $8 WHERE wallet_id = $1",
+    8,
+    {TEXTOID, INT8OID, INT8OID, INT4OID, INT8OID, TIMESTAMPTZOID, BYTEAOID, TIMESTAMPTZOID},
     nullptr};
 spi::Query q_one_event = {
     "INSERT INTO ledger.events (wallet_id, seq, kind, amount, reservation_id, idempotency_key, "
@@ -132,7 +134,8 @@ uint64 run_one(spi::Query& q, int64 (*direct)(int, const Datum*, const bool*), c
 
 // The one-row case's arguments, by position: 0 wallet, 1-5 projection, 6-16
 // event, 17-22 reservation, 23-24 insert/update flags, 25 hash, 26 expiry
-// action, 27 the event's origin (none: a one-row write is a root's); returns false
+// action, 27 the event's origin (none: a one-row write is a root's), 28 the
+// wallet's next expiry; returns false
 // when the set does not fit it.
 bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
   // (the set is chained: the wallet's head is its one event's hash)
@@ -145,9 +148,11 @@ bool one_row_args(const WriteSet& set, Datum* args, char* nulls) {
   const WriteSet::ReservationRow* res = !set.inserted.empty()  ? &set.inserted[0]
                                         : !set.updated.empty() ? &set.updated[0]
                                                                : nullptr;
-  std::fill(nulls, nulls + 28, ' ');
+  std::fill(nulls, nulls + 29, ' ');
   args[27] = 0;
   nulls[27] = 'n';
+  args[28] = TimestampTzGetDatum(w.next_expiry.value_or(0));
+  if (!w.next_expiry) nulls[28] = 'n';
   args[0] = storage::text_datum(*w.wallet_id);
   args[1] = Int64GetDatum(w.state.balance);
   args[2] = Int64GetDatum(w.state.reserved);
@@ -244,10 +249,13 @@ static void array_args(const WriteSet& set, Datum* args) {
     Datum cols[6] = {id.build(),     balance.build(),  reserved.build(),
                      active.build(), last_seq.build(), last_at.build()};
     std::copy(cols, cols + 6, args);
-    ArrayColumn head(BYTEAOID, n);
-    for (std::size_t i = 0; i < n; ++i)
+    ArrayColumn head(BYTEAOID, n), next_expiry(TIMESTAMPTZOID, n);
+    for (std::size_t i = 0; i < n; ++i) {
       head.set(i, storage::bytea_datum(set.wallets[i].state.last_hash.data(), 32));
+      next_expiry.set_optional(i, set.wallets[i].next_expiry, timestamp_datum);
+    }
     args[33] = head.build();
+    args[36] = next_expiry.build();
   }
   {
     const std::size_t n = set.events.size();
@@ -362,7 +370,7 @@ struct Counts {
 // The set's rows below SPI, table by table (READ COMMITTED).
 Counts write_direct(const WriteSet& set) {
   Counts c{};
-  c.wallets = write_rows(q_one_wallet, direct_write::update_wallets, 7, set.wallets.size(),
+  c.wallets = write_rows(q_one_wallet, direct_write::update_wallets, 8, set.wallets.size(),
                          [&](std::size_t i, Datum* v, bool* n) {
                            const WriteSet::Wallet& w = set.wallets[i];
                            v[0] = storage::text_datum(*w.wallet_id);
@@ -372,6 +380,7 @@ Counts write_direct(const WriteSet& set) {
                            v[4] = Int64GetDatum(w.state.last_seq);
                            set_optional(&v[5], &n[5], w.state.last_at, timestamp_datum);
                            v[6] = storage::bytea_datum(w.state.last_hash.data(), 32);
+                           set_optional(&v[7], &n[7], w.next_expiry, timestamp_datum);
                          });
   c.events =
       write_rows(q_one_event, direct_write::insert_events, 14, set.events.size(),
@@ -424,10 +433,25 @@ Counts write_direct(const WriteSet& set) {
   return c;
 }
 
+// Lowers each wallet's next expiry to the expiry of every hold the set
+// reserves or extends at it (an unknown one stays unknown).
+void lower_next_expiry(WriteSet& set) {
+  std::unordered_map<const std::string*, std::optional<core::Micros>*> bound;
+  for (WriteSet::Wallet& w : set.wallets) bound.emplace(w.wallet_id, &w.next_expiry);
+  for (const WriteSet::EventRow& row : set.events) {
+    const core::Event& e = *row.event;
+    if ((e.kind != core::EventKind::reserve && e.kind != core::EventKind::extend) || !e.expires_at)
+      continue;
+    std::optional<core::Micros>& b = *bound.at(row.wallet_id);
+    if (b) b = std::min(*b, *e.expires_at);
+  }
+}
+
 void write(WriteSet& set) {
   chain(set);
-  Datum args[36];
-  char nulls[36];  // (the one-row case uses 28 of them)
+  lower_next_expiry(set);
+  Datum args[37];
+  char nulls[37];  // (the one-row case uses 29 of them)
   const bool one = one_row_args(set, args, nulls);
   const bool direct = !one && direct_write::applies();
   if (!one && !direct) array_args(set, args);
@@ -437,8 +461,8 @@ void write(WriteSet& set) {
     if (one) {
       // The projection first: under REPEATABLE READ a concurrent change
       // surfaces here as 40001 before any unique index can answer 23505.
-      counts.wallets =
-          run_one(q_one_wallet, direct_write::update_wallets, args, nulls, {0, 1, 2, 3, 4, 5, 25});
+      counts.wallets = run_one(q_one_wallet, direct_write::update_wallets, args, nulls,
+                               {0, 1, 2, 3, 4, 5, 25, 28});
       counts.events = run_one(q_one_event, direct_write::insert_events, args, nulls,
                               {0, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 25, 27});
       if (!set.inserted.empty())

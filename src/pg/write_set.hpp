@@ -4,6 +4,7 @@
 // statement of data-modifying CTEs over arrays. Both end here.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,10 @@ struct WriteSet {
   struct Wallet {
     const std::string* wallet_id;
     core::WalletState state;
+    // What the caller knows of the earliest expiry of the subtree's holds
+    // before this write (nullopt: unknown); write() lowers it to the expiry
+    // of every hold the set reserves or extends at the wallet, and stores it.
+    std::optional<core::Micros> next_expiry = std::nullopt;
   };
   struct EventRow {
     const std::string* wallet_id;

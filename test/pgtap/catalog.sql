@@ -19,7 +19,7 @@ RESET client_min_messages;
 -- Types are compared as format_type() prints them: unqualified when visible.
 SET search_path = ledger, public;
 
-SELECT plan(206);
+SELECT plan(208);
 
 -- ---------------------------------------------------------------- schema
 
@@ -84,7 +84,7 @@ SELECT has_table('ledger', 'alerts', 'table ledger.alerts exists');
 SELECT columns_are('ledger', 'wallets',
   ARRAY['wallet_id', 'unit', 'balance', 'reserved', 'active_reservations', 'last_seq',
         'last_at', 'created_at', 'metadata', 'last_hash', 'overdraft', 'max_active',
-        'children', 'has_limits', 'has_alerts', 'root_id'],
+        'children', 'has_limits', 'has_alerts', 'root_id', 'next_expiry'],
   'ledger.wallets has exactly the expected columns');
 SELECT columns_are('ledger', 'events',
   ARRAY['wallet_id', 'seq', 'kind', 'amount', 'reservation_id', 'idempotency_key',
@@ -111,7 +111,7 @@ SELECT columns_are('ledger', 'alerts',
   ARRAY['alert_id', 'wallet_id', 'kind', 'period', 'threshold', 'value', 'at'],
   'ledger.alerts has exactly the columns alert_id, wallet_id, kind, period, threshold, value, at');
 
--- Each column: its type, and whether it may be NULL (65 columns, 2 tests each).
+-- Each column: its type, and whether it may be NULL (66 columns, 2 tests each).
 CREATE TEMP TABLE expected_columns (tab name, col name, typ text, not_null boolean);
 INSERT INTO expected_columns VALUES
   ('wallets', 'wallet_id',           'text',                     true),
@@ -130,6 +130,7 @@ INSERT INTO expected_columns VALUES
   ('wallets', 'has_limits',          'boolean',                  true),
   ('wallets', 'has_alerts',          'boolean',                  true),
   ('wallets', 'root_id',             'text',                     true),
+  ('wallets', 'next_expiry',         'timestamp with time zone', false),
   ('events', 'wallet_id',            'text',                     true),
   ('events', 'seq',                  'bigint',                   true),
   ('events', 'kind',                 'event_kind',               true),
