@@ -195,3 +195,12 @@ UPDATE ledger.wallets SET next_expiry = 'infinity' WHERE wallet_id = 'ne-flat';
 SELECT * FROM ledger_verify('ne-flat');
 UPDATE ledger.wallets SET next_expiry = NULL WHERE wallet_id = 'ne-flat';
 SELECT * FROM ledger_verify();
+
+-- A read-only transaction refuses a call's writes, as it refuses any SQL write.
+BEGIN READ ONLY;
+SELECT pg_temp.try($$SELECT ledger_reserve('wp-b', 1, '1 min', 'ro')$$);
+ROLLBACK;
+SET default_transaction_read_only = on;
+SELECT pg_temp.try($$SELECT ledger_credit('wp-b', 1, 'ro')$$);
+RESET default_transaction_read_only;
+SELECT count(*) AS read_only_events FROM ledger.events WHERE idempotency_key = 'ro';

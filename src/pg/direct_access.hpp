@@ -170,8 +170,10 @@ void index_scan(Relation rel, Relation idx, Snapshot snapshot, ScanKeyData* keys
   TupleTableSlot* slot = table_slot_create(rel, nullptr);
   IndexScanDesc sd = index_beginscan(rel, idx, snapshot, nkeys, 0);
   index_rescan(sd, keys, nkeys, nullptr, 0);
-  while (index_getnext_slot(sd, ForwardScanDirection, slot))
+  while (index_getnext_slot(sd, ForwardScanDirection, slot)) {
+    CHECK_FOR_INTERRUPTS();
     if (!visit(slot)) break;
+  }
   index_endscan(sd);
   ExecDropSingleTupleTableSlot(slot);
 }

@@ -175,6 +175,7 @@ int64 insert_rows(Target<N>& t, int rows, const Datum* values, const bool* nulls
     TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
     const CommandId cid = GetCurrentCommandId(true);
     for (int row = 0; row < rows; ++row) {
+      CHECK_FOR_INTERRUPTS();  // a batch's rows honour a cancel or statement_timeout
       ExecClearTuple(slot);
       for (int a = 0; a < slot->tts_tupleDescriptor->natts; ++a) slot->tts_isnull[a] = true;
       fill(t, rel, slot, values + row * N, nulls + row * N);
@@ -213,6 +214,7 @@ int64 update_rows(Target<N>& t, const char* index, int nkeys, int rows, const Da
     TupleTableSlot* fresh = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
     written = 0;
     for (int row = 0; row < rows; ++row) {
+      CHECK_FOR_INTERRUPTS();
       const Datum* values = all_values + row * N;
       const bool* nulls = all_nulls + row * N;
       ScanKeyData keys[2];
@@ -279,7 +281,9 @@ int64 update_rows(Target<N>& t, const char* index, int nkeys, int rows, const Da
 }  // namespace
 
 bool applies() {
-  return !IsolationUsesXactSnapshot();
+  // A read-only transaction (or a standby) takes the statements, which refuse
+  // the write with 25006 as any SQL write is refused.
+  return !IsolationUsesXactSnapshot() && !XactReadOnly;
 }
 
 int64 update_wallets(int rows, const Datum* values, const bool* nulls) {

@@ -4,11 +4,12 @@
 // CHECK, evaluated by the executor's own routine), with no plan or executor
 // to set up.
 //
-// Like direct_read, for READ COMMITTED only; and a table with triggers for
-// the operation, rules, or row security forced on its owner, is written through
-// SPI so that nothing the SQL statement would do is skipped. Each function
-// returns the number of rows written, or -1 when the SQL statement must be
-// run instead (and then has written nothing).
+// Like direct_read, for READ COMMITTED only, and not in a read-only
+// transaction (the statements refuse the write there with 25006). A table
+// with triggers for the operation, rules, or row security forced on its owner
+// is written through SPI, so that nothing the SQL statement would do is
+// skipped. Each function returns the number of rows written, or -1 when the
+// SQL statement must be run instead (and then has written nothing).
 #pragma once
 
 #include "pg/postgres_headers.hpp"
