@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "pg/postgres_headers.hpp"
+#include "pg/spi.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -110,56 +111,16 @@ inline Snapshot fresh_snapshot() {
   return RegisterSnapshot(GetTransactionSnapshot());
 }
 
-// Column readers over a slot whose columns have all been deformed at once
-// (slot_getallattrs), by attribute number; the same readers as spi::Row.
-struct SlotRow {
+// A row of a slot whose columns have all been deformed at once
+// (slot_getallattrs), read by attribute number.
+struct SlotRow : spi::ColumnReaders<SlotRow> {
   TupleTableSlot* slot;
+  explicit SlotRow(TupleTableSlot* s) : slot(s) {}
   Datum get(int col, bool* isnull) const {
     *isnull = slot->tts_isnull[col - 1];
     return slot->tts_values[col - 1];
   }
-  int64 int64_at(int col) const {
-    bool isnull;
-    Datum d = get(col, &isnull);
-    if (isnull) return 0;
-    return TupleDescAttr(slot->tts_tupleDescriptor, col - 1)->atttypid == INT4OID
-               ? DatumGetInt32(d)
-               : DatumGetInt64(d);
-  }
-  bool bool_at(int col) const {
-    bool isnull;
-    Datum d = get(col, &isnull);
-    return !isnull && DatumGetBool(d);
-  }
-  bool timestamp_at(int col, TimestampTz* out) const {
-    bool isnull;
-    Datum d = get(col, &isnull);
-    if (!isnull) *out = DatumGetTimestampTz(d);
-    return !isnull;
-  }
-  template <class Uuid>
-  void uuid_at(int col, Uuid* out, bool* present) const {
-    bool isnull;
-    Datum d = get(col, &isnull);
-    *present = !isnull;
-    if (!isnull) std::memcpy(out->bytes.data(), DatumGetUUIDP(d)->data, UUID_LEN);
-  }
-  // Copies a bytea column of exactly n bytes into out; false when NULL or of another size.
-  bool bytes_at(int col, void* out, std::size_t n) const {
-    bool isnull;
-    Datum d = get(col, &isnull);
-    if (isnull) return false;
-    bytea* b = DatumGetByteaPP(d);
-    if (VARSIZE_ANY_EXHDR(b) != n) return false;
-    std::memcpy(out, VARDATA_ANY(b), n);
-    return true;
-  }
-  // A palloc'd C string, or null.
-  char* cstring_at(int col) const {
-    bool isnull;
-    Datum d = get(col, &isnull);
-    return isnull ? nullptr : TextDatumGetCString(d);
-  }
+  Oid type_of(int col) const { return TupleDescAttr(slot->tts_tupleDescriptor, col - 1)->atttypid; }
 };
 
 // Scans rel through idx with the keys and calls visit(slot) for each visible

@@ -47,39 +47,38 @@ inline uint64 run(Query& q, Datum* values, const char* nulls, bool read_only, lo
   });
 }
 
-// Column readers; they run inside pg_try over SPI_tuptable.
-struct Row {
-  HeapTuple tuple;
-  TupleDesc desc;
-  Datum get(int col, bool* isnull) const { return SPI_getbinval(tuple, desc, col, isnull); }
+// Typed column readers over any row that can get(col, &isnull) a column by
+// its number (SPI results here, table slots in direct_access.hpp). They run
+// inside pg_try.
+template <class Source>
+struct ColumnReaders {
   int64 int64_at(int col) const {
     bool isnull;
-    Datum d = get(col, &isnull);
-    return isnull
-               ? 0
-               : (desc->attrs[col - 1].atttypid == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d));
+    Datum d = self().get(col, &isnull);
+    if (isnull) return 0;
+    return self().type_of(col) == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d);
   }
   bool bool_at(int col) const {
     bool isnull;
-    Datum d = get(col, &isnull);
+    Datum d = self().get(col, &isnull);
     return !isnull && DatumGetBool(d);
   }
   bool timestamp_at(int col, Micros* out) const {
     bool isnull;
-    Datum d = get(col, &isnull);
+    Datum d = self().get(col, &isnull);
     if (!isnull) *out = DatumGetTimestampTz(d);
     return !isnull;
   }
   void uuid_at(int col, core::Uuid* out, bool* present) const {
     bool isnull;
-    Datum d = get(col, &isnull);
+    Datum d = self().get(col, &isnull);
     *present = !isnull;
     if (!isnull) std::memcpy(out->bytes.data(), DatumGetUUIDP(d)->data, UUID_LEN);
   }
   // Copies a bytea column of exactly n bytes into out; false when NULL or of another size.
   bool bytes_at(int col, void* out, std::size_t n) const {
     bool isnull;
-    Datum d = get(col, &isnull);
+    Datum d = self().get(col, &isnull);
     if (isnull) return false;
     bytea* b = DatumGetByteaPP(d);
     if (VARSIZE_ANY_EXHDR(b) != n) return false;
@@ -89,9 +88,21 @@ struct Row {
   // A palloc'd C string, or null.
   char* cstring_at(int col) const {
     bool isnull;
-    Datum d = get(col, &isnull);
+    Datum d = self().get(col, &isnull);
     return isnull ? nullptr : TextDatumGetCString(d);
   }
+
+ private:
+  const Source& self() const { return static_cast<const Source&>(*this); }
+};
+
+// A row of SPI_tuptable.
+struct Row : ColumnReaders<Row> {
+  HeapTuple tuple;
+  TupleDesc desc;
+  Row(HeapTuple t, TupleDesc d) : tuple(t), desc(d) {}
+  Datum get(int col, bool* isnull) const { return SPI_getbinval(tuple, desc, col, isnull); }
+  Oid type_of(int col) const { return TupleDescAttr(desc, col - 1)->atttypid; }
 };
 
 inline Row row(uint64 i) {
