@@ -1,7 +1,8 @@
 // Everything one call writes: the wallet projections, the events, and the
-// reservations inserted or updated. A single call with one event uses plain
-// one-row statements; batches (and calls that also expire holds) use one
-// statement of data-modifying CTEs over arrays. Both end here.
+// reservations inserted or updated. In READ COMMITTED the rows go below SPI
+// (direct_write); otherwise a set of one row per table uses plain one-row
+// statements, and a larger one (batches, trees, calls that also expire holds)
+// one statement of data-modifying CTEs over arrays.
 #pragma once
 
 #include <optional>
@@ -47,8 +48,8 @@ struct WriteSet {
   std::vector<ReservationRow> updated;
 };
 
-// Stores the set. The projection's UPDATE is part of the same statement, so
-// under REPEATABLE READ a concurrent change raises 40001; a unique violation
+// Stores the set, the projections first, so that under REPEATABLE READ a
+// concurrent change raises 40001 before anything else; a unique violation
 // on the idempotency key (impossible while callers hold the wallet lock) is
 // reported as 40001 too, never as a bare 23505.
 // Chains the events first: each wallet's events follow its stored head hash,
