@@ -21,9 +21,10 @@ using direct::index_scan;
 using direct::relation_oid;
 using direct::text_key;
 
-Columns<14> wallet_cols = {{"unit", "balance", "reserved", "active_reservations", "last_seq",
-                            "last_at", "last_hash", "overdraft", "max_active", "children",
-                            "has_limits", "has_alerts", "root_id", "next_expiry"}};
+// The wallet row's fields, in storage::WalletFields' order.
+Columns<storage::WalletFields::count> wallet_cols = {
+    {"unit", "balance", "reserved", "active_reservations", "last_seq", "last_at", "last_hash",
+     "overdraft", "max_active", "children", "has_limits", "has_alerts", "root_id", "next_expiry"}};
 Columns<9> event_cols = {{"seq", "kind", "amount", "reservation_id", "balance", "reserved",
                           "expires_at", "at", "fingerprint"}};
 Columns<8> reservation_cols = {{"reservation_id", "amount", "captured", "expires_at", "created_at",
@@ -77,55 +78,20 @@ bool applies() {
 std::optional<storage::WalletRow> wallet(const std::string& wallet_id) {
   Datum id = storage::text_datum(wallet_id);
   bool found = false;
-  char* unit = nullptr;
-  char* root_id = nullptr;
-  core::WalletState s;
-  core::Policy policy;
-  Micros last_at = 0, next_expiry = 0;
-  bool has_last_at = false, has_max_active = false, has_limits = false, has_alerts = false,
-       has_next_expiry = false;
-  std::int64_t max_active = 0, children = 0;
+  storage::WalletFields fields;
   pg_try([&] {
     ScanKeyData key;
     text_key(&key, 1, id);
     scan("wallets", "wallets_pkey", wallet_cols, &key, 1, [&](const direct::SlotRow& r) {
-      const AttrNumber* a = wallet_cols.att;
+      storage::WalletFields::Columns cols;
+      for (int i = 0; i < storage::WalletFields::count; ++i) cols[i] = wallet_cols.att[i];
+      fields.read(r, cols);
       found = true;
-      unit = r.cstring_at(a[0]);
-      s.balance = r.int64_at(a[1]);
-      s.reserved = r.int64_at(a[2]);
-      s.active_reservations = r.int64_at(a[3]);
-      s.last_seq = r.int64_at(a[4]);
-      has_last_at = r.timestamp_at(a[5], &last_at);
-      r.bytes_at(a[6], s.last_hash.data(), s.last_hash.size());
-      bool isnull;
-      Datum overdraft = r.get(a[7], &isnull);
-      policy.capped = !isnull;
-      policy.overdraft = isnull ? 0 : DatumGetInt64(overdraft);
-      Datum max = r.get(a[8], &isnull);
-      has_max_active = !isnull;
-      if (!isnull) max_active = DatumGetInt32(max);
-      children = r.int64_at(a[9]);
-      has_limits = r.bool_at(a[10]);
-      has_alerts = r.bool_at(a[11]);
-      root_id = r.cstring_at(a[12]);
-      has_next_expiry = r.timestamp_at(a[13], &next_expiry);
       return false;
     });
   });
   if (!found) return std::nullopt;
-  if (has_last_at) s.last_at = last_at;
-  if (has_max_active) policy.max_active = max_active;
-  storage::WalletRow out;
-  out.unit = unit ? unit : "";
-  out.state = s;
-  out.policy = policy;
-  out.children = children;
-  out.has_limits = has_limits;
-  out.has_alerts = has_alerts;
-  if (root_id) out.root_id = root_id;
-  if (has_next_expiry) out.next_expiry = next_expiry;
-  return out;
+  return fields.finish();
 }
 
 std::optional<storage::KeyedEvent> event_by_key(const std::string& wallet_id,

@@ -25,16 +25,14 @@ using spi::run;
 
 Query q_wallet_rc = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
-    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, "
-    "root_id, next_expiry "
+    "overdraft, max_active, children, has_limits, has_alerts, root_id, next_expiry "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},
     nullptr};
 Query q_wallet_rr = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
-    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, "
-    "root_id, next_expiry "
+    "overdraft, max_active, children, has_limits, has_alerts, root_id, next_expiry "
     "FROM ledger.wallets WHERE wallet_id = $1 FOR NO KEY UPDATE",
     1,
     {TEXTOID},
@@ -145,8 +143,7 @@ Query q_history = {
     nullptr};
 Query q_wallet_snapshot = {
     "SELECT unit, balance, reserved, active_reservations, last_seq, last_at, last_hash, "
-    "overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children, has_limits, has_alerts, "
-    "root_id, next_expiry "
+    "overdraft, max_active, children, has_limits, has_alerts, root_id, next_expiry "
     "FROM ledger.wallets WHERE wallet_id = $1",
     1,
     {TEXTOID},
@@ -178,54 +175,16 @@ Query q_events_before_0_3 = {
     {TEXTOID},
     nullptr};
 
-// Decodes wallet columns 1..6 (unit, balance, reserved, active, last_seq, last_at).
-// Decodes the wallet columns 1..6 and, when hash_col is not 0, its head hash.
-std::optional<WalletRow> decode_wallet_row(int hash_col = 7) {
-  char* unit = nullptr;
-  core::WalletState s;
-  Micros last_at = 0;
-  bool has_last_at = false;
-  core::Policy policy;
-  std::int64_t max_active = 0, children = 0;
-  bool has_max_active = false, has_limits = false, has_alerts = false;
-  char* root_id = nullptr;
-  Micros next_expiry = 0;
-  bool has_next_expiry = false;
-  pg_try([&] {
-    Row r = row(0);
-    unit = r.cstring_at(1);
-    s.balance = r.int64_at(2);
-    s.reserved = r.int64_at(3);
-    s.active_reservations = r.int64_at(4);
-    s.last_seq = r.int64_at(5);
-    has_last_at = r.timestamp_at(6, &last_at);
-    if (hash_col) {
-      r.bytes_at(hash_col, s.last_hash.data(), s.last_hash.size());
-      policy.capped = r.bool_at(8);
-      policy.overdraft = r.int64_at(9);
-      bool isnull;
-      Datum d = r.get(10, &isnull);
-      if (!isnull) max_active = DatumGetInt32(d);
-      has_max_active = !isnull;
-      children = r.int64_at(11);
-      has_limits = r.bool_at(12);
-      has_alerts = r.bool_at(13);
-      root_id = r.cstring_at(14);
-      has_next_expiry = r.timestamp_at(15, &next_expiry);
-    }
-  });
-  if (has_last_at) s.last_at = last_at;
-  if (has_max_active) policy.max_active = max_active;
-  WalletRow out;
-  out.unit = unit ? unit : "";
-  out.state = s;
-  out.policy = policy;
-  out.children = children;
-  out.has_limits = has_limits;
-  out.has_alerts = has_alerts;
-  if (root_id) out.root_id = root_id;
-  if (has_next_expiry) out.next_expiry = next_expiry;
-  return out;
+// The wallet queries' columns: every field, in WalletFields' order.
+constexpr WalletFields::Columns all_wallet_columns = {1, 2, 3,  4,  5,  6,  7,
+                                                      8, 9, 10, 11, 12, 13, 14};
+// q_balance's: the first six.
+constexpr WalletFields::Columns balance_columns = {1, 2, 3, 4, 5, 6};
+
+WalletRow decode_wallet_row(const WalletFields::Columns& columns = all_wallet_columns) {
+  WalletFields f;
+  pg_try([&] { f.read(row(0), columns); });
+  return f.finish();
 }
 
 // Decodes reservation columns 1..6 (id, amount, captured, expires, created, updated)
@@ -296,6 +255,21 @@ void decode_fingerprint(const Row& r, int col, core::Fingerprint* out) {
 }
 
 }  // namespace
+
+WalletRow WalletFields::finish() const {
+  WalletRow out;
+  out.unit = unit_text ? unit_text : "";
+  out.state = state;
+  if (has_last_at) out.state.last_at = last_at_value;
+  out.policy = policy;
+  if (has_max_active) out.policy.max_active = max_active_value;
+  out.children = children_value;
+  out.has_limits = limits;
+  out.has_alerts = alerts;
+  if (root_text) out.root_id = root_text;
+  if (has_next_expiry) out.next_expiry = next_expiry_value;
+  return out;
+}
 
 core::EventKind event_kind_of(const char* text) {
   auto kind = text ? core::parse_event_kind(text) : std::nullopt;
@@ -550,10 +524,10 @@ void persist_tree(const core::TreeDecision& decision, const CommandRecord& comma
 std::optional<BalanceRow> load_balance(const std::string& wallet_id, Micros now, bool read_only) {
   Datum args[2] = {text_datum(wallet_id), TimestampTzGetDatum(now)};
   if (run(q_balance, args, nullptr, read_only) == 0) return std::nullopt;
-  std::optional<WalletRow> w = decode_wallet_row(0);
+  const WalletRow w = decode_wallet_row(balance_columns);
   BalanceRow out;
-  out.unit = w->unit;
-  out.state = w->state;
+  out.unit = w.unit;
+  out.state = w.state;
   pg_try([&] {
     Row r = row(0);
     out.lapsed_amount = r.int64_at(7);
@@ -622,13 +596,13 @@ bool next_expiry_too_late(const std::string& wallet_id) {
 std::optional<core::WalletState> load_wallet_snapshot(const std::string& wallet_id) {
   Datum args[1] = {text_datum(wallet_id)};
   if (run(q_wallet_snapshot, args, nullptr, true) == 0) return std::nullopt;
-  return decode_wallet_row()->state;
+  return decode_wallet_row().state;
 }
 
 core::Policy load_wallet_policy(const std::string& wallet_id) {
   Datum args[1] = {text_datum(wallet_id)};
   if (run(q_wallet_snapshot, args, nullptr, true) == 0) return core::Policy{};
-  return decode_wallet_row()->policy;
+  return decode_wallet_row().policy;
 }
 
 std::vector<core::Reservation> load_wallet_reservations(const std::string& wallet_id) {

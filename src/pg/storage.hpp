@@ -58,6 +58,67 @@ struct WalletRow {
   }
 };
 
+// A wallet row's fields as read inside pg_try (plain data), from any row
+// reader (spi::Row, direct::SlotRow) given the column number of each field in
+// that row; 0 for a field the row does not have. finish() makes the WalletRow.
+struct WalletFields {
+  enum Field {
+    unit,
+    balance,
+    reserved,
+    active_reservations,
+    last_seq,
+    last_at,
+    last_hash,
+    overdraft,
+    max_active,
+    children,
+    has_limits,
+    has_alerts,
+    root_id,
+    next_expiry,
+    count
+  };
+  using Columns = int[count];
+
+  char* unit_text = nullptr;
+  char* root_text = nullptr;
+  core::WalletState state;
+  core::Policy policy;
+  core::Micros last_at_value = 0, next_expiry_value = 0;
+  std::int64_t max_active_value = 0, children_value = 0;
+  bool has_last_at = false, has_max_active = false, has_next_expiry = false;
+  bool limits = false, alerts = false;
+
+  template <class Reader>
+  void read(const Reader& r, const Columns& col) {
+    bool isnull;
+    if (col[unit]) unit_text = r.cstring_at(col[unit]);
+    state.balance = r.int64_at(col[balance]);
+    state.reserved = r.int64_at(col[reserved]);
+    state.active_reservations = r.int64_at(col[active_reservations]);
+    state.last_seq = r.int64_at(col[last_seq]);
+    has_last_at = r.timestamp_at(col[last_at], &last_at_value);
+    if (col[last_hash]) r.bytes_at(col[last_hash], state.last_hash.data(), state.last_hash.size());
+    if (col[overdraft]) {
+      Datum d = r.get(col[overdraft], &isnull);
+      policy.capped = !isnull;  // an uncapped wallet has no credit line
+      policy.overdraft = isnull ? 0 : DatumGetInt64(d);
+    }
+    if (col[max_active]) {
+      Datum d = r.get(col[max_active], &isnull);
+      has_max_active = !isnull;
+      if (!isnull) max_active_value = DatumGetInt32(d);
+    }
+    if (col[children]) children_value = r.int64_at(col[children]);
+    if (col[has_limits]) limits = r.bool_at(col[has_limits]);
+    if (col[has_alerts]) alerts = r.bool_at(col[has_alerts]);
+    if (col[root_id]) root_text = r.cstring_at(col[root_id]);
+    if (col[next_expiry]) has_next_expiry = r.timestamp_at(col[next_expiry], &next_expiry_value);
+  }
+  WalletRow finish() const;
+};
+
 // Reads the wallet. Under REPEATABLE READ and SERIALIZABLE the row is locked
 // too, which raises 40001 when another transaction changed it after this
 // transaction's snapshot was taken: a decision never rests on a stale balance.
