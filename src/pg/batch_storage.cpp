@@ -74,18 +74,6 @@ Query q_reservations = {
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
 
-// Reads reservation columns starting at `first`: id, amount, captured,
-// expires_at, created_at, updated_at.
-void read_reservation(const spi::Row& r, int first, core::Reservation* out) {
-  bool present;
-  r.uuid_at(first, &out->id, &present);
-  out->amount = r.int64_at(first + 1);
-  out->captured = r.int64_at(first + 2);
-  r.timestamp_at(first + 3, &out->expires_at);
-  r.timestamp_at(first + 4, &out->created_at);
-  r.timestamp_at(first + 5, &out->updated_at);
-}
-
 }  // namespace
 
 void load_wallets(const std::vector<std::string>& wallet_ids, Wallets* wallets) {
@@ -190,7 +178,7 @@ void load_due(Micros now, Wallets* wallets, bool trust_next_expiry) {
     for (uint64 i = 0; i < n; ++i) {
       spi::Row r = row(i);
       owners[i] = r.cstring_at(1);
-      read_reservation(r, 2, &due[i]);
+      storage::read_reservation_columns(r, 2, &due[i]);
       due[i].capture_on_expire = r.bool_at(8);
     }
   });
@@ -213,7 +201,7 @@ void load_reservations(const std::vector<std::string>& wallet_ids,
     for (uint64 i = 0; i < n; ++i) {
       spi::Row r = row(i);
       owners[i] = r.cstring_at(1);
-      read_reservation(r, 2, &found[i]);
+      storage::read_reservation_columns(r, 2, &found[i]);
       states[i] = r.cstring_at(8);
       found[i].capture_on_expire = r.bool_at(9);
     }

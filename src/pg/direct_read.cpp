@@ -54,13 +54,8 @@ void scan(const char* table, const char* index, Columns<N>& cols, ScanKeyData* k
 // label when state is not null.
 void read_reservation(const direct::SlotRow& r, core::Reservation* out, char** state) {
   const AttrNumber* a = reservation_cols.att;
-  bool present;
-  r.uuid_at(a[0], &out->id, &present);
-  out->amount = r.int64_at(a[1]);
-  out->captured = r.int64_at(a[2]);
-  r.timestamp_at(a[3], &out->expires_at);
-  r.timestamp_at(a[4], &out->created_at);
-  r.timestamp_at(a[5], &out->updated_at);
+  const int col[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+  storage::read_reservation_columns(r, col, out);
   if (state) {
     bool isnull;
     Datum d = r.get(a[6], &isnull);

@@ -191,13 +191,7 @@ WalletRow decode_wallet_row(const WalletFields::Columns& columns = all_wallet_co
 // and, when state_col is not 0, the state.
 void decode_reservation(const Row& r, core::Reservation* out, int state_col, char** state,
                         int first = 1) {
-  bool present;
-  r.uuid_at(first, &out->id, &present);
-  out->amount = r.int64_at(first + 1);
-  out->captured = r.int64_at(first + 2);
-  r.timestamp_at(first + 3, &out->expires_at);
-  r.timestamp_at(first + 4, &out->created_at);
-  r.timestamp_at(first + 5, &out->updated_at);
+  read_reservation_columns(r, first, out);
   if (state_col) *state = r.cstring_at(state_col);
 }
 

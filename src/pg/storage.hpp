@@ -58,6 +58,25 @@ struct WalletRow {
   }
 };
 
+// Reads a reservation's id, amount, captured, expires_at, created_at and
+// updated_at from the columns col[0..5] of any row reader (inside pg_try).
+template <class Reader>
+void read_reservation_columns(const Reader& r, const int (&col)[6], core::Reservation* out) {
+  bool present;
+  r.uuid_at(col[0], &out->id, &present);
+  out->amount = r.int64_at(col[1]);
+  out->captured = r.int64_at(col[2]);
+  r.timestamp_at(col[3], &out->expires_at);
+  r.timestamp_at(col[4], &out->created_at);
+  r.timestamp_at(col[5], &out->updated_at);
+}
+// The same from six consecutive columns starting at `first`.
+template <class Reader>
+void read_reservation_columns(const Reader& r, int first, core::Reservation* out) {
+  const int col[6] = {first, first + 1, first + 2, first + 3, first + 4, first + 5};
+  read_reservation_columns(r, col, out);
+}
+
 // A wallet row's fields as read inside pg_try (plain data), from any row
 // reader (spi::Row, direct::SlotRow) given the column number of each field in
 // that row; 0 for a field the row does not have. finish() makes the WalletRow.
