@@ -204,3 +204,72 @@ SET default_transaction_read_only = on;
 SELECT pg_temp.try($$SELECT ledger_credit('wp-b', 1, 'ro')$$);
 RESET default_transaction_read_only;
 SELECT count(*) AS read_only_events FROM ledger.events WHERE idempotency_key = 'ro';
+
+-- Indexes created after this backend first wrote get the entries of the next
+-- writes: a partial and an expression btree index, whose predicate and
+-- expression the writer compiles, and a hash index. amcheck finds every row
+-- of the three tables in each of their btree indexes; the hash index finds
+-- the new event. Dropped, they are written no more.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS amcheck SCHEMA public;
+RESET client_min_messages;
+SELECT ledger_create_wallet('wp-ix') IS NOT NULL AS created;
+SELECT (ledger_credit('wp-ix', 10000, 'fund')).balance;
+CREATE INDEX wp_partial ON ledger.reservations (amount) WHERE amount = 777;
+CREATE INDEX wp_expression ON ledger.events (lower(idempotency_key));
+CREATE INDEX wp_hash ON ledger.events USING hash (idempotency_key);
+SELECT (ledger_reserve('wp-ix', 777, '1 min', 'IX-1')).amount;
+SELECT (ledger_settle('wp-ix', reservation_id, 700, 'IX-2')).balance
+  FROM ledger.reservations WHERE wallet_id = 'wp-ix' AND amount = 777;
+CREATE FUNCTION pg_temp.btrees_complete() RETURNS TABLE (index_name name, complete boolean)
+LANGUAGE sql AS $$
+  SELECT c.relname, public.bt_index_check(c.oid, true) IS NOT NULL
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+   WHERE i.indrelid IN ('ledger.events'::regclass, 'ledger.reservations'::regclass,
+                        'ledger.wallets'::regclass)
+     AND a.amname = 'btree'
+   ORDER BY 1
+$$;
+SELECT * FROM pg_temp.btrees_complete();
+SELECT count(*) AS reservations_of_777 FROM ledger.reservations WHERE amount = 777;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT kind FROM ledger.events WHERE idempotency_key = 'IX-1';
+SELECT kind FROM ledger.events WHERE idempotency_key = 'IX-1';
+SELECT kind FROM ledger.events WHERE lower(idempotency_key) = 'ix-2';
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+DROP INDEX ledger.wp_partial, ledger.wp_expression, ledger.wp_hash;
+SELECT (ledger_reserve('wp-ix', 777, '1 min', 'IX-3')).amount;
+SELECT * FROM pg_temp.btrees_complete();
+
+-- A call refused inside a subtransaction (here after it had read the wallet
+-- and the key) leaves the next calls of the same transaction working.
+DO $$
+BEGIN
+  BEGIN
+    PERFORM ledger_reserve('wp-ix', 1000000, '1 min', 'SX-1');
+  EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'refused with %', SQLSTATE;
+  END;
+  PERFORM ledger_reserve('wp-ix', 1, '1 min', 'SX-2');
+  PERFORM ledger_credit('wp-ix', 1, 'SX-3');
+END $$;
+SELECT idempotency_key, kind FROM ledger.events
+ WHERE wallet_id = 'wp-ix' AND idempotency_key LIKE 'SX-%' ORDER BY seq;
+
+-- A call made by a trigger during another call (a nested call) writes its
+-- own rows, and the outer call completes.
+CREATE FUNCTION pg_temp.credit_on_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM ledger.ledger_credit('wp-nested', NEW.amount, 'nested-' || NEW.amount);
+  RETURN NEW;
+END $$;
+SELECT ledger_create_wallet('wp-nested') IS NOT NULL AS created;
+CREATE TRIGGER wp_nested AFTER INSERT ON ledger.reservations
+  FOR EACH ROW EXECUTE FUNCTION pg_temp.credit_on_hold();
+SELECT (ledger_reserve('wp-ix', 3, '1 min', 'NX-1')).amount;
+DROP TRIGGER wp_nested ON ledger.reservations;
+SELECT (ledger_balance('wp-nested')).balance AS nested_balance;
+SELECT * FROM pg_temp.btrees_complete();
+SELECT * FROM ledger_verify();

@@ -67,12 +67,6 @@ struct Columns {
   }
 };
 
-inline Oid relation_oid(const char* name) {
-  const Oid oid = get_relname_relid(name, get_namespace_oid("ledger", false));
-  if (!OidIsValid(oid)) elog(ERROR, "baseledger: relation ledger.%s not found", name);
-  return oid;
-}
-
 // Equality on a text column of collation "C" (every id and key column is).
 inline void text_key(ScanKeyData* key, AttrNumber column, Datum value) {
   ScanKeyEntryInitialize(key, 0, column, BTEqualStrategyNumber, InvalidOid, C_COLLATION_OID,

@@ -8,6 +8,7 @@
 #include "core/errors.hpp"
 #include "pg/direct_access.hpp"
 #include "pg/error_wall.hpp"
+#include "pg/relations.hpp"
 
 namespace baseledger::pg::direct_read {
 
@@ -18,7 +19,6 @@ using direct::Columns;
 using direct::enum_label;
 using direct::fresh_snapshot;
 using direct::index_scan;
-using direct::relation_oid;
 using direct::text_key;
 
 // The wallet row's fields, in storage::WalletFields' order.
@@ -37,8 +37,8 @@ Columns<8> reservation_cols = {{"reservation_id", "amount", "captured", "expires
 template <std::size_t N, class Visit>
 void scan(const char* table, const char* index, Columns<N>& cols, ScanKeyData* keys, int nkeys,
           Visit visit) {
-  Relation rel = table_open(relation_oid(table), AccessShareLock);
-  Relation idx = index_open(relation_oid(index), AccessShareLock);
+  Relation rel = relations::open(table, AccessShareLock, false);
+  Relation idx = relations::open(index, AccessShareLock, true);
   cols.resolve(rel);
   Snapshot snapshot = fresh_snapshot();
   index_scan(rel, idx, snapshot, keys, nkeys, [&](TupleTableSlot* slot) {
@@ -46,8 +46,8 @@ void scan(const char* table, const char* index, Columns<N>& cols, ScanKeyData* k
     return visit(direct::SlotRow{slot});
   });
   UnregisterSnapshot(snapshot);
-  index_close(idx, NoLock);
-  table_close(rel, NoLock);
+  relations::close(idx);
+  relations::close(rel);
 }
 
 // Reads the reservation columns (runs inside pg_try); *state gets the state's

@@ -5,9 +5,13 @@
 #include "core/errors.hpp"
 #include "pg/direct_access.hpp"
 #include "pg/error_wall.hpp"
+#include "pg/relations.hpp"
 
 extern "C" {
 #include "optimizer/optimizer.h"
+#include "catalog/index.h"
+#include "catalog/pg_am_d.h"
+#include "nodes/pg_list.h"
 #include "utils/inval.h"
 }
 
@@ -16,18 +20,27 @@ namespace baseledger::pg::direct_write {
 namespace {
 
 using direct::Columns;
-using direct::relation_oid;
 using direct::text_key;
 
-// A table's CHECK constraints compiled once for the backend. ExecConstraints
-// would parse and plan every constraint's expression again for each row it
-// checks, which cost as much as writing the row; a relcache invalidation of
-// the table (ALTER TABLE, or the table dropped) marks them stale.
-struct CompiledChecks {
+// What the executor would prepare for each statement, prepared once for the
+// backend: the table's CHECK constraints compiled (ExecConstraints would
+// parse and plan each constraint's expression again for every row, which
+// cost as much as writing the row), and its indexes' IndexInfo with
+// partial-index predicates compiled (ExecOpenIndices and the first
+// ExecInsertIndexTuples of each statement build them again). A relcache
+// invalidation of the table or of one of its indexes (ALTER TABLE, CREATE or
+// DROP INDEX, the table dropped) marks them stale.
+struct TableCache {
   Oid relid = InvalidOid;
+  bool ready = false;
   bool stale = true;
   MemoryContext context = nullptr;
-  ExprState** exprs = nullptr;
+  ExprState** checks = nullptr;
+  // The indexes, unless one of them is not a btree (then ExecOpenIndices).
+  bool indexes_cached = false;
+  int nindexes = 0;
+  Oid* index_oids = nullptr;
+  IndexInfo** index_infos = nullptr;
 };
 
 // A table written below SPI: its columns in the order of the statement's
@@ -37,7 +50,7 @@ struct Target {
   const char* table;
   Columns<N> cols;
   int enum_col;
-  CompiledChecks checks;
+  TableCache cache;
 };
 
 Target<8> wallet_update = {"wallets",
@@ -62,39 +75,80 @@ Target<6> reservation_update = {
     3,
     {}};
 
-CompiledChecks* all_checks[] = {&wallet_update.checks, &event_insert.checks,
-                                &reservation_insert.checks, &reservation_update.checks};
+TableCache* all_caches[] = {&wallet_update.cache, &event_insert.cache, &reservation_insert.cache,
+                            &reservation_update.cache};
 
-void invalidate_checks(Datum, Oid relid) {
-  for (CompiledChecks* c : all_checks)
-    if (relid == InvalidOid || relid == c->relid) c->stale = true;
+void invalidate_caches(Datum, Oid relid) {
+  for (TableCache* c : all_caches) {
+    bool hit = relid == InvalidOid || relid == c->relid;
+    for (int i = 0; !hit && i < c->nindexes; ++i) hit = relid == c->index_oids[i];
+    if (hit) c->stale = true;
+  }
 }
 
-// The table's compiled CHECK constraints, in the order of its descriptor's
-// (as ExecConstraints expects them in ri_ConstraintExprs).
-ExprState** compiled_checks(CompiledChecks& c, Relation rel) {
+// Fills the cache for rel, in its memory context.
+void build_cache(TableCache& c, Relation rel) {
+  const TupleConstr* constr = RelationGetDescr(rel)->constr;
+  const int nchecks = constr ? constr->num_check : 0;
+  // In the order of the table's descriptor, as ExecConstraints expects them.
+  c.checks = static_cast<ExprState**>(palloc0(sizeof(ExprState*) * (nchecks + 1)));
+  for (int i = 0; i < nchecks; ++i)
+    c.checks[i] = ExecInitExpr(
+        expression_planner(static_cast<Expr*>(stringToNode(constr->check[i].ccbin))), nullptr);
+
+  List* oids = RelationGetIndexList(rel);
+  const int n = list_length(oids);
+  c.index_oids = static_cast<Oid*>(palloc0(sizeof(Oid) * (n + 1)));
+  c.index_infos = static_cast<IndexInfo**>(palloc0(sizeof(IndexInfo*) * (n + 1)));
+  c.indexes_cached = true;
+  int i = 0;
+  ListCell* lc;
+  foreach (lc, oids) {
+    const Oid oid = lfirst_oid(lc);
+    c.index_oids[i] = oid;
+    Relation idx = index_open(oid, RowExclusiveLock);
+    if (idx->rd_rel->relam != BTREE_AM_OID) c.indexes_cached = false;
+    IndexInfo* info = BuildIndexInfo(idx);
+    if (info->ii_Predicate != NIL)
+      info->ii_PredicateState = ExecInitQual(
+          reinterpret_cast<List*>(expression_planner(reinterpret_cast<Expr*>(info->ii_Predicate))),
+          nullptr);
+    if (info->ii_Expressions != NIL) {
+      List* states = NIL;
+      ListCell* e;
+      foreach (e, info->ii_Expressions)
+        states = lappend(states,
+                         ExecInitExpr(expression_planner(static_cast<Expr*>(lfirst(e))), nullptr));
+      info->ii_ExpressionsState = states;
+    }
+    c.index_infos[i++] = info;
+    c.nindexes = i;
+    index_close(idx, NoLock);
+  }
+}
+
+TableCache& table_cache(TableCache& c, Relation rel) {
   static bool registered = false;
   if (!registered) {
-    CacheRegisterRelcacheCallback(invalidate_checks, 0);
+    CacheRegisterRelcacheCallback(invalidate_caches, 0);
     registered = true;
   }
-  if (!c.stale && c.relid == RelationGetRelid(rel)) return c.exprs;
+  if (c.ready && !c.stale && c.relid == RelationGetRelid(rel)) return c;
   if (c.context == nullptr)
     c.context =
-        AllocSetContextCreate(CacheMemoryContext, "baseledger checks", ALLOCSET_SMALL_SIZES);
-  MemoryContextReset(c.context);
-  c.exprs = nullptr;
-  const TupleConstr* constr = RelationGetDescr(rel)->constr;
-  MemoryContext old = MemoryContextSwitchTo(c.context);
-  ExprState** exprs = static_cast<ExprState**>(palloc(sizeof(ExprState*) * constr->num_check));
-  for (int i = 0; i < constr->num_check; ++i)
-    exprs[i] = ExecInitExpr(
-        expression_planner(static_cast<Expr*>(stringToNode(constr->check[i].ccbin))), nullptr);
-  MemoryContextSwitchTo(old);
-  c.exprs = exprs;
+        AllocSetContextCreate(CacheMemoryContext, "baseledger table cache", ALLOCSET_SMALL_SIZES);
+  c.ready = false;  // until built: an error while building leaves it to the next call
+  c.nindexes = 0;
   c.relid = RelationGetRelid(rel);
+  MemoryContextReset(c.context);
+  // An invalidation that arrives while the cache is built (opening an index
+  // processes them) marks it stale again: this call uses it, the next rebuilds.
   c.stale = false;
-  return c.exprs;
+  MemoryContext old = MemoryContextSwitchTo(c.context);
+  build_cache(c, rel);
+  MemoryContextSwitchTo(old);
+  c.ready = true;
+  return c;
 }
 
 // Whether the SQL statement would do more than write the row: fire
@@ -113,23 +167,35 @@ bool needs_statement(Relation rel, CmdType op) {
          t->trig_update_old_table || t->trig_update_new_table;
 }
 
-// The executor state that the index and constraint routines need, for one row.
+// The executor state that the index and constraint routines need.
 struct Writer {
   EState* estate;
   ResultRelInfo* rri;
+  TableCache& cache;
+  bool own_indexes;  // opened by ExecOpenIndices, closed by close()
 
-  explicit Writer(Relation rel) {
+  Writer(TableCache& c, Relation rel) : cache(table_cache(c, rel)) {
     estate = CreateExecutorState();
     rri = makeNode(ResultRelInfo);
     InitResultRelInfo(rri, rel, 0, nullptr, 0);
-    ExecOpenIndices(rri, false);
+    own_indexes = !cache.indexes_cached;
+    if (own_indexes) {
+      ExecOpenIndices(rri, false);
+      return;
+    }
+    rri->ri_NumIndices = cache.nindexes;
+    rri->ri_IndexRelationDescs =
+        static_cast<Relation*>(palloc(sizeof(Relation) * (cache.nindexes + 1)));
+    for (int i = 0; i < cache.nindexes; ++i)
+      rri->ri_IndexRelationDescs[i] = relations::open_index(cache.index_oids[i], RowExclusiveLock);
+    rri->ri_IndexRelationInfo = cache.index_infos;
   }
   // Checks the table's constraints (NOT NULL and CHECK).
-  void check(CompiledChecks& checks, TupleTableSlot* slot) {
+  void check(TupleTableSlot* slot) {
     Relation rel = rri->ri_RelationDesc;
     const TupleConstr* constr = RelationGetDescr(rel)->constr;
     if (constr == nullptr) return;
-    if (constr->num_check > 0) rri->ri_ConstraintExprs = compiled_checks(checks, rel);
+    if (constr->num_check > 0) rri->ri_ConstraintExprs = cache.checks;
     ExecConstraints(rri, slot, estate);
   }
   // Adds the row's index entries (unique ones checked: 23505 on a duplicate key).
@@ -141,7 +207,11 @@ struct Writer {
 #endif
   }
   void close() {
-    ExecCloseIndices(rri);
+    if (own_indexes) {
+      ExecCloseIndices(rri);
+    } else {
+      for (int i = 0; i < rri->ri_NumIndices; ++i) relations::close(rri->ri_IndexRelationDescs[i]);
+    }
     FreeExecutorState(estate);
   }
 };
@@ -165,13 +235,13 @@ template <std::size_t N>
 int64 insert_rows(Target<N>& t, int rows, const Datum* values, const bool* nulls) {
   int64 written = -1;
   pg_try([&] {
-    Relation rel = table_open(relation_oid(t.table), RowExclusiveLock);
+    Relation rel = relations::open(t.table, RowExclusiveLock, false);
     if (needs_statement(rel, CMD_INSERT)) {
-      table_close(rel, NoLock);
+      relations::close(rel);
       return;
     }
     t.cols.resolve(rel, true);
-    Writer w(rel);
+    Writer w(t.cache, rel);
     TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
     const CommandId cid = GetCurrentCommandId(true);
     for (int row = 0; row < rows; ++row) {
@@ -180,14 +250,14 @@ int64 insert_rows(Target<N>& t, int rows, const Datum* values, const bool* nulls
       for (int a = 0; a < slot->tts_tupleDescriptor->natts; ++a) slot->tts_isnull[a] = true;
       fill(t, rel, slot, values + row * N, nulls + row * N);
       ExecStoreVirtualTuple(slot);
-      w.check(t.checks, slot);
+      w.check(slot);
       table_tuple_insert(rel, slot, cid, 0, nullptr);
       w.index(slot);
       ResetPerTupleExprContext(w.estate);
     }
     ExecDropSingleTupleTableSlot(slot);
     w.close();
-    table_close(rel, NoLock);
+    relations::close(rel);
     written = rows;
   });
   return written;
@@ -203,14 +273,14 @@ int64 update_rows(Target<N>& t, const char* index, int nkeys, int rows, const Da
                   const bool* all_nulls) {
   int64 written = -1;
   pg_try([&] {
-    Relation rel = table_open(relation_oid(t.table), RowExclusiveLock);
+    Relation rel = relations::open(t.table, RowExclusiveLock, false);
     if (needs_statement(rel, CMD_UPDATE)) {
-      table_close(rel, NoLock);
+      relations::close(rel);
       return;
     }
-    Relation idx = index_open(relation_oid(index), RowExclusiveLock);
+    Relation idx = relations::open(index, RowExclusiveLock, true);
     t.cols.resolve(rel);
-    Writer w(rel);
+    Writer w(t.cache, rel);
     TupleTableSlot* fresh = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
     written = 0;
     for (int row = 0; row < rows; ++row) {
@@ -243,7 +313,7 @@ int64 update_rows(Target<N>& t, const char* index, int nkeys, int rows, const Da
           UnregisterSnapshot(snapshot);
           break;
         }
-        w.check(t.checks, fresh);
+        w.check(fresh);
         TM_FailureData failure;
         LockTupleMode mode;
 #if PG_VERSION_NUM >= 160000
@@ -272,8 +342,8 @@ int64 update_rows(Target<N>& t, const char* index, int nkeys, int rows, const Da
     }
     ExecDropSingleTupleTableSlot(fresh);
     w.close();
-    index_close(idx, NoLock);
-    table_close(rel, NoLock);
+    relations::close(idx);
+    relations::close(rel);
   });
   return written;
 }

@@ -9,6 +9,7 @@
 #include "core/errors.hpp"
 #include "pg/direct_read.hpp"
 #include "pg/error_wall.hpp"
+#include "pg/relations.hpp"
 #include "pg/spi.hpp"
 #include "pg/write_set.hpp"
 
@@ -334,8 +335,7 @@ Oid innermost_caller = InvalidOid;
 
 // The owner of the extension's tables.
 Oid ledger_owner() {
-  Oid nsp = get_namespace_oid("ledger", false);
-  Oid rel = get_relname_relid("events", nsp);
+  Oid rel = relations::oid("events");
   HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
   if (!HeapTupleIsValid(tuple)) elog(ERROR, "baseledger: ledger.events not found");
   Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
@@ -357,12 +357,14 @@ Session connect() {
     (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                             GUC_ACTION_SAVE, true, 0, false);
     innermost_caller = s.caller;
+    s.relations_outer = relations::begin_call();
   });
   return s;
 }
 
 void finish(const Session& s) {
   pg_try([&] {
+    relations::end_call(s.relations_outer);
     AtEOXact_GUC(true, s.guc_level);
     SetUserIdAndSecContext(s.saved_user, s.saved_security);
     innermost_caller = s.outer_caller;

@@ -26,6 +26,7 @@ struct Session {
   Oid saved_user;
   int saved_security;
   int guc_level;
+  int relations_outer;  // relations::begin_call()'s, for relations::end_call()
 };
 Session connect();
 void finish(const Session& session);
