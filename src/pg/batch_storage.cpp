@@ -4,11 +4,13 @@
 #include "core/errors.hpp"
 #include "pg/array_column.hpp"
 #include "pg/error_wall.hpp"
+#include "pg/relations.hpp"
 #include "pg/spi.hpp"
 #include "pg/storage.hpp"
 #include "pg/write_set.hpp"
 
 extern "C" {
+#include "storage/itemptr.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 }
@@ -32,8 +34,8 @@ Query q_wallets_rc = {
     "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at, "
     "last_hash, overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children = 0 AND NOT "
     "has_limits AND "
-    "NOT has_alerts AND root_id = wallet_id, next_expiry FROM ledger.wallets WHERE wallet_id = ANY "
-    "($1)",
+    "NOT has_alerts AND root_id = wallet_id, next_expiry, ctid FROM ledger.wallets WHERE wallet_id "
+    "= ANY ($1)",
     1,
     {TEXTARRAYOID},
     nullptr};
@@ -41,8 +43,8 @@ Query q_wallets_rr = {
     "SELECT wallet_id, unit, balance, reserved, active_reservations, last_seq, last_at, "
     "last_hash, overdraft IS NOT NULL, coalesce(overdraft, 0), max_active, children = 0 AND NOT "
     "has_limits AND "
-    "NOT has_alerts AND root_id = wallet_id, next_expiry FROM ledger.wallets WHERE wallet_id = ANY "
-    "($1) FOR NO KEY UPDATE",
+    "NOT has_alerts AND root_id = wallet_id, next_expiry, ctid FROM ledger.wallets WHERE wallet_id "
+    "= ANY ($1) FOR NO KEY UPDATE",
     1,
     {TEXTARRAYOID},
     nullptr};
@@ -86,9 +88,16 @@ void load_wallets(const std::vector<std::string>& wallet_ids, Wallets* wallets) 
   std::vector<char> alone(n, 1), has_next_expiry(n, 0);
   std::vector<Micros> next_expiry(n, 0);
   pg_try([&] {
+    const Oid relid = relations::oid("wallets");
     for (uint64 i = 0; i < n; ++i) {
       spi::Row r = row(i);
       ids[i] = r.cstring_at(1);
+      // Where the row is, for the update that follows (see relations.hpp).
+      bool no_tid;
+      Datum tid = r.get(14, &no_tid);
+      if (!no_tid)
+        relations::remember_row(relid, relations::key_hash(ids[i], std::strlen(ids[i]), nullptr),
+                                reinterpret_cast<ItemPointer>(DatumGetPointer(tid)));
       states[i].balance = r.int64_at(3);
       states[i].reserved = r.int64_at(4);
       states[i].active_reservations = r.int64_at(5);

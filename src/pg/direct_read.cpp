@@ -72,6 +72,7 @@ bool applies() {
 
 std::optional<storage::WalletRow> wallet(const std::string& wallet_id) {
   Datum id = storage::text_datum(wallet_id);
+  const uint64 hash = relations::key_hash(wallet_id.data(), wallet_id.size(), nullptr);
   bool found = false;
   storage::WalletFields fields;
   pg_try([&] {
@@ -81,6 +82,7 @@ std::optional<storage::WalletRow> wallet(const std::string& wallet_id) {
       storage::WalletFields::Columns cols;
       for (int i = 0; i < storage::WalletFields::count; ++i) cols[i] = wallet_cols.att[i];
       fields.read(r, cols);
+      relations::remember_row(r.slot->tts_tableOid, hash, &r.slot->tts_tid);
       found = true;
       return false;
     });
@@ -165,6 +167,10 @@ std::optional<std::vector<core::Reservation>> due(const std::string& wallet_id, 
            read_reservation(r, &buf[n], &state);
            if (state == nullptr || std::strcmp(state, "active") != 0) return true;
            buf[n].state = core::ReservationState::active;
+           relations::remember_row(
+               r.slot->tts_tableOid,
+               relations::key_hash(wallet_id.data(), wallet_id.size(), buf[n].id.bytes.data()),
+               &r.slot->tts_tid);
            ++n;
            return true;
          });
@@ -178,6 +184,7 @@ std::optional<std::vector<core::Reservation>> due(const std::string& wallet_id, 
 
 std::optional<core::Reservation> reservation(const std::string& wallet_id, const core::Uuid& id) {
   Datum args[2] = {storage::text_datum(wallet_id), storage::uuid_datum(id)};
+  const uint64 hash = relations::key_hash(wallet_id.data(), wallet_id.size(), id.bytes.data());
   bool found = false;
   char* state = nullptr;
   core::Reservation out;
@@ -190,6 +197,7 @@ std::optional<core::Reservation> reservation(const std::string& wallet_id, const
          [&](const direct::SlotRow& r) {
            found = true;
            read_reservation(r, &out, &state);
+           relations::remember_row(r.slot->tts_tableOid, hash, &r.slot->tts_tid);
            return false;
          });
   });

@@ -263,8 +263,25 @@ int64 insert_rows(Target<N>& t, int rows, const Datum* values, const bool* nulls
   return written;
 }
 
+// Whether the row in slot has the key: the text id in column att[0] and,
+// when uuid is given, the uuid in column att[1].
+bool has_key(TupleTableSlot* slot, const AttrNumber* att, const text* id,
+             const unsigned char* uuid) {
+  bool isnull;
+  Datum d = slot_getattr(slot, att[0], &isnull);
+  if (isnull) return false;
+  const text* stored = DatumGetTextPP(d);
+  if (VARSIZE_ANY_EXHDR(stored) != VARSIZE_ANY_EXHDR(id) ||
+      std::memcmp(VARDATA_ANY(stored), VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id)) != 0)
+    return false;
+  if (uuid == nullptr) return true;
+  d = slot_getattr(slot, att[1], &isnull);
+  return !isnull && std::memcmp(DatumGetUUIDP(d)->data, uuid, UUID_LEN) == 0;
+}
+
 // Updates, for each of `rows` rows of values (N per row), the row found by
-// its first nkeys values (text, then text or uuid) through the index; returns
+// its first nkeys values (text, then text or uuid) at the TID where the call
+// read it, or else through the index; returns
 // the number of rows found. A row updated by another transaction since it was
 // read is read again and the values applied to its newest version, as an
 // UPDATE does in READ COMMITTED.
@@ -282,6 +299,7 @@ int64 update_rows(Target<N>& t, const char* index, int nkeys, int rows, const Da
     t.cols.resolve(rel);
     Writer w(t.cache, rel);
     TupleTableSlot* fresh = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+    TupleTableSlot* hinted = table_slot_create(rel, nullptr);
     written = 0;
     for (int row = 0; row < rows; ++row) {
       CHECK_FOR_INTERRUPTS();
@@ -292,11 +310,15 @@ int64 update_rows(Target<N>& t, const char* index, int nkeys, int rows, const Da
       if (nkeys == 2)
         ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid, InvalidOid,
                                F_UUID_EQ, values[1]);
+      const text* id = DatumGetTextPP(values[0]);
+      const unsigned char* uuid = nkeys == 2 ? DatumGetUUIDP(values[1])->data : nullptr;
+      const uint64 hash = relations::key_hash(VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id), uuid);
       for (int attempt = 0;; ++attempt) {
         Snapshot snapshot = direct::fresh_snapshot();
         bool found = false;
         ItemPointerData tid;
-        direct::index_scan(rel, idx, snapshot, keys, nkeys, [&](TupleTableSlot* old) {
+        // The row's values, then the call's, for the new version.
+        auto take = [&](TupleTableSlot* old) {
           found = true;
           tid = old->tts_tid;
           ExecClearTuple(fresh);
@@ -308,7 +330,16 @@ int64 update_rows(Target<N>& t, const char* index, int nkeys, int rows, const Da
           ExecStoreVirtualTuple(fresh);
           ExecMaterializeSlot(fresh);  // copies the old row's values out of its buffer
           return false;
-        });
+        };
+        ItemPointerData hint;
+        if (attempt == 0 && relations::recall_row(RelationGetRelid(rel), hash, &hint) &&
+            table_tuple_fetch_row_version(rel, &hint, snapshot, hinted) &&
+            has_key(hinted, t.cols.att, id, uuid)) {
+          take(hinted);
+          ExecClearTuple(hinted);
+        } else {
+          direct::index_scan(rel, idx, snapshot, keys, nkeys, take);
+        }
         if (!found) {
           UnregisterSnapshot(snapshot);
           break;
@@ -340,6 +371,7 @@ int64 update_rows(Target<N>& t, const char* index, int nkeys, int rows, const Da
       }
       ResetPerTupleExprContext(w.estate);
     }
+    ExecDropSingleTupleTableSlot(hinted);
     ExecDropSingleTupleTableSlot(fresh);
     w.close();
     relations::close(idx);

@@ -6,6 +6,7 @@
 extern "C" {
 #include "access/genam.h"
 #include "access/relation.h"
+#include "common/hashfn.h"
 #include "storage/lmgr.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
@@ -68,8 +69,24 @@ int n_kept = 0;
 int depth = 0;
 SubTransactionId call_subxact = InvalidSubTransactionId;
 
+// Row hints, valid for the call that made them (call_number).
+struct Hint {
+  uint64 call;
+  Oid relid;
+  uint64 key_hash;
+  ItemPointerData tid;
+};
+constexpr int kHints = 2048;  // a power of two: a batch's wallets
+Hint hints[kHints];
+uint64 call_number = 0;
+
+Hint& hint_slot(Oid relid, uint64 key_hash) {
+  return hints[(key_hash ^ relid) & (kHints - 1)];
+}
+
 // After an abort the resource owner has released the relations already.
 void forget_call() {
+  ++call_number;
   n_kept = 0;
   depth = 0;
   call_subxact = InvalidSubTransactionId;
@@ -165,10 +182,30 @@ void close(Relation rel) {
   relation_close(rel, NoLock);
 }
 
+uint64 key_hash(const char* text, std::size_t len, const unsigned char* uuid) {
+  uint64 h =
+      hash_bytes_extended(reinterpret_cast<const unsigned char*>(text), static_cast<int>(len), 0);
+  return uuid ? hash_bytes_extended(uuid, UUID_LEN, h) : h;
+}
+
+void remember_row(Oid relid, uint64 key_hash, ItemPointer tid) {
+  if (depth == 0) return;
+  hint_slot(relid, key_hash) = Hint{call_number, relid, key_hash, *tid};
+}
+
+bool recall_row(Oid relid, uint64 key_hash, ItemPointer tid) {
+  const Hint& h = hint_slot(relid, key_hash);
+  if (depth == 0 || h.call != call_number || h.relid != relid || h.key_hash != key_hash)
+    return false;
+  *tid = h.tid;
+  return true;
+}
+
 int begin_call() {
   register_callbacks();
   const int outer = depth;
   if (depth == 0) {
+    ++call_number;
     n_kept = 0;
     call_subxact = GetCurrentSubTransactionId();
   }

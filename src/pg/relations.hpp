@@ -8,6 +8,8 @@
 // and write of the call. All of this runs inside pg_try().
 #pragma once
 
+#include <cstddef>
+
 #include "pg/postgres_headers.hpp"
 
 namespace baseledger::pg::relations {
@@ -22,6 +24,14 @@ Relation open_index(Oid relid, LOCKMODE mode);
 // Releases a relation from open(): closed now unless the call keeps it open.
 // Locks are kept to the end of the transaction, as the executor keeps them.
 void close(Relation rel);
+
+// Where the call read a row, so that its update fetches the row by TID
+// instead of looking it up through the index again. A hint is only a hint:
+// the row found at the TID is used only if it is visible and has the key.
+// key_hash hashes the key's bytes (a wallet id, then a reservation id).
+uint64 key_hash(const char* text, std::size_t len, const unsigned char* uuid);
+void remember_row(Oid relid, uint64 key_hash, ItemPointer tid);
+bool recall_row(Oid relid, uint64 key_hash, ItemPointer tid);
 
 // Brackets a call; begin returns the state that end takes back. The
 // outermost call's relations are closed by its end; a call that ends with
