@@ -273,3 +273,31 @@ DROP TRIGGER wp_nested ON ledger.reservations;
 SELECT (ledger_balance('wp-nested')).balance AS nested_balance;
 SELECT * FROM pg_temp.btrees_complete();
 SELECT * FROM ledger_verify();
+
+-- A committing transaction that took wallet locks releases them before its
+-- WAL flush by committing asynchronously for that one commit: the
+-- transaction's synchronous_commit is the same before and after, whatever it
+-- was, and with baseledger.early_lock_release off calls commit as usual.
+SHOW synchronous_commit;
+SELECT (ledger_credit('wp-ix', 1, 'ELR-1')).balance;
+SHOW synchronous_commit;
+BEGIN;
+SET LOCAL synchronous_commit = local;
+SELECT (ledger_credit('wp-ix', 1, 'ELR-2')).balance;
+COMMIT;
+SHOW synchronous_commit;
+SET synchronous_commit = off;
+SELECT (ledger_credit('wp-ix', 1, 'ELR-3')).balance;
+SHOW synchronous_commit;
+RESET synchronous_commit;
+SET baseledger.early_lock_release = off;
+SELECT (ledger_credit('wp-ix', 1, 'ELR-4')).balance;
+-- A replayed call (no write, no commit record) and a refused one.
+SELECT (ledger_credit('wp-ix', 1, 'ELR-4')).replayed;
+RESET baseledger.early_lock_release;
+SELECT (ledger_credit('wp-ix', 1, 'ELR-4')).replayed;
+SELECT pg_temp.try($$SELECT ledger_debit('wp-ix', 1000000, 'ELR-5')$$);
+SHOW synchronous_commit;
+-- No wallet lock outlives its transaction.
+SELECT count(*) AS wallet_locks FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 19522;
+SELECT * FROM ledger_verify('wp-ix');

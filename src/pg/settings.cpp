@@ -10,6 +10,7 @@ int max_ttl_seconds = 86400;
 int clock_offset_ms = 0;
 int max_active_holds = 10000;
 char* timezone_name = nullptr;
+bool release_locks_early = true;
 
 // Accepts the names PostgreSQL's own TimeZone accepts from the tz database.
 bool check_timezone(char** newval, void** extra, GucSource source) {
@@ -31,6 +32,10 @@ core::Micros max_ttl() {
 
 std::int64_t max_active_reservations() {
   return max_active_holds;
+}
+
+bool early_lock_release() {
+  return release_locks_early;
 }
 
 core::Micros clock_now() {
@@ -56,6 +61,13 @@ void define_settings() {
       "Minute, hour, day, week (from Monday) and month limits start at calendar boundaries "
       "in this zone.",
       &timezone_name, "UTC", PGC_USERSET, 0, check_timezone, nullptr, nullptr);
+  DefineCustomBoolVariable(
+      "baseledger.early_lock_release",
+      "Releases a committing transaction's wallet locks before its commit is flushed.",
+      "The commit becomes visible, the wallet's next call may start, and the commit is flushed "
+      "before it is acknowledged: a wallet is no longer held for the length of a WAL flush. Off: "
+      "wallet locks are held until the flush, as transaction locks are.",
+      &release_locks_early, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("baseledger");
 }
 

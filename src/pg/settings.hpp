@@ -18,6 +18,10 @@ core::Micros clock_now();
 // baseledger.timezone: the time zone that aligns period limits to the calendar.
 const char* ledger_timezone();
 
+// baseledger.early_lock_release: whether wallet locks are released before
+// the commit's WAL flush (see locks.cpp).
+bool early_lock_release();
+
 void define_settings();
 
 }  // namespace baseledger::pg
