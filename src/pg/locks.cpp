@@ -26,6 +26,7 @@
 
 extern "C" {
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "replication/syncrep.h"
 }
 
@@ -43,6 +44,19 @@ bool release_then_flush = false;
 bool flush_seen = false;
 int saved_synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
 
+// The end of the WAL inserted so far, as XLogFlush takes it: the insert
+// position, or the start of its page when the page holds nothing yet but
+// its header (the insert position then points past a header that may not
+// be written yet, and a flush request there cannot be satisfied).
+XLogRecPtr inserted_wal_end() {
+  XLogRecPtr end = GetXLogInsertRecPtr();
+  const uint32 header = XLogSegmentOffset(end, wal_segment_size) < XLOG_BLCKSZ ? SizeOfXLogLongPHD
+                                                                               : SizeOfXLogShortPHD;
+  if (end % XLOG_BLCKSZ == header) end -= header;
+  return end;
+}
+
+// Nothing here may raise an error at COMMIT: the transaction has committed.
 void on_xact(XactEvent event, void*) {
   if (!took_lock) return;
   switch (event) {
@@ -72,7 +86,7 @@ void on_xact(XactEvent event, void*) {
         XLogFlush(XactLastCommitEnd);
       } else if (flush_seen) {
         flush_seen = false;
-        XLogFlush(GetXLogInsertRecPtr());
+        XLogFlush(inserted_wal_end());
       }
       return;
     case XACT_EVENT_ABORT:
