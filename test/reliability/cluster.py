@@ -29,6 +29,23 @@ def _children(pid):
     return kids
 
 
+def _server_processes(datadir):
+    """Every process running in the data directory: the server's processes
+    keep it as their working directory. A backend forked just before the
+    postmaster was killed is not among the children counted at the kill."""
+    found = []
+    real = os.path.realpath(datadir)
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            if os.path.realpath(f"/proc/{name}/cwd") == real:
+                found.append(int(name))
+        except OSError:
+            continue
+    return found
+
+
 def _alive(pid):
     """True while the process exists, zombies included (PostgreSQL's lock
     files treat a zombie's PID as alive, so a restart must wait for the reap)."""
@@ -98,6 +115,8 @@ class Cluster:
         # Orphaned backends notice the postmaster's death at their next wait and
         # exit; whatever is still there after a while is killed.
         soft = t0 + 15
+        self._dead = getattr(self, "_dead", [])
+        self._dead += [p for p in _server_processes(self.datadir) if p not in self._dead]
         while any(_alive(p) for p in self._dead):
             if time.time() > soft:
                 for p in self._dead:
