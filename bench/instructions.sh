@@ -6,6 +6,7 @@
 # calls) are subtracted so that start-up and set-up cancel out.
 #
 #   bash bench/instructions.sh [REV ...]   # default: the working tree
+#   PROFILE=1 bash bench/instructions.sh   # also where they go, per reserve
 #
 # Each REV is built in a temporary worktree and loaded through Debian's
 # extension_destdir, so nothing is installed system-wide.
@@ -46,7 +47,37 @@ count() {
     $bindir/postgres --single -D $d/pg $opts postgres <$d/work.sql >$d/out.txt 2>$d/vg.txt"
   if grep -q " ERROR: " "$d/vg.txt"; then grep -m3 " ERROR: " "$d/vg.txt" >&2; exit 1; fi
   sed -nE 's/.*Collected : ([0-9]+).*/\1/p' "$d/vg.txt"
+  [ -z "${PROFILE:-}" ] || callgrind_annotate --inclusive=yes --threshold=100 "$d/cg.out" >"$work/profile-$calls.txt" 2>/dev/null
   rm -rf "$d"
+}
+
+# The inclusive instructions per reserve of the functions that make up the
+# write path (the difference between the two runs' profiles, per call).
+profile() {
+  awk -v calls="$1" '
+    # callgrind_annotate lines: "  1,234 (12.34%)  file:function [object]"
+    FNR == 1 { run++; listing = 1 }
+    /Auto-annotated source/ { listing = 0 }
+    listing && $2 ~ /^\(/ && $3 != "" && $3 != "=>" {
+      ir = $1; gsub(",", "", ir)
+      name = $0; sub(/^ *[0-9,]+ +\([ 0-9.]+%\) +[*]? */, "", name); sub(/ \[.*$/, "", name)
+      sub(/^[^:]*:/, "", name)
+      if (name ~ /pg_try|pg_call|lambda/) next
+      sub(/\(.*$/, "()", name)
+      # A function inlined elsewhere is listed again under that file: keep
+      # the largest, its own entry.
+      if (run == 1) { if (ir + 0 > small[name] + 0) small[name] = ir }
+      else if (ir + 0 > big[name] + 0) big[name] = ir
+    }
+    END {
+      n = split("^ledger_reserve$|core::fingerprint[(]|storage::connect[(]|tree_write::lock_path|tree_write::prepare[(]|load_wallet_for_write|find_event_by_key|pg::write[(]|insert_events[(]|insert_reservations[(]|update_wallets[(]|pg::chain[(]|storage::finish|ledger_result|^ExecInsertIndexTuples|^heap_insert$|^heap_update$|^XLogInsert$|^CommitTransactionCommand|^pg_parse_query|^pg_analyze_and_rewrite_fixedparams|^pg_plan_queries", want, "|")
+      for (i = 1; i <= n; i++)
+        for (f in big)
+          if (f ~ want[i] && !(f in shown)) {
+            shown[f] = 1
+            printf "%9d  %s\n", (big[f] - small[f]) / calls, f
+          }
+    }' "$work/profile-$n.txt" "$work/profile-$((3 * n)).txt"
 }
 
 revs=("$@")
@@ -62,4 +93,5 @@ for rev in "${revs[@]}"; do
   a=$(count "$dest" "$n")
   b=$(count "$dest" $((3 * n)))
   echo "$rev: $(((b - a) / (2 * n))) instructions per ledger_reserve"
+  [ -z "${PROFILE:-}" ] || profile $((2 * n))
 done
