@@ -161,7 +161,6 @@ void keep(Relation rel, LOCKMODE mode) {
 }  // namespace
 
 Relation open(const char* name, LOCKMODE mode, bool index) {
-  register_callbacks();
   if (Relation rel = kept_relation(oid_of(name), mode)) return rel;
   Relation rel = open_fresh(name, mode, index);
   keep(rel, mode);
